@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs and starts what the tests need outside Python: sipp (sip-tester),
+# ffmpeg/ffprobe, tshark and a PostgreSQL server on 127.0.0.1:5432.
+# Idempotent: does nothing when everything is already there and running.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "setup-system: installing ${need[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# PostgreSQL: start the first cluster if it is down.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  if ! pg_lsclusters -h | awk '$4 == "online" {found=1} END {exit !found}'; then
+    ver=$(ls /etc/postgresql | sort -n | tail -n 1)
+    echo "setup-system: starting PostgreSQL $ver"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+  fi
+  # A fresh Debian install wants a password over TCP; our machines use trust.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    if PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+      break
+    fi
+    if runuser -u postgres -- psql -Atc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null 2>&1; then
+      continue
+    fi
+    sleep 1
+  done
+fi

@@ -1,0 +1,55 @@
+"""Channels: scoped search across devices, PTZ and presets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sharpeyes.api.deps import NodeDep, PtzUser, Reader
+from sharpeyes.api.schemas import ChannelOut, PageOut, PtzIn, PtzOut
+
+router = APIRouter(prefix="/api/channels", tags=["channels"])
+
+
+@router.get("", response_model=PageOut[ChannelOut])
+async def list_channels(
+    principal: Reader,
+    node: NodeDep,
+    device_id: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[str | None, Query(pattern="^(online|offline)$")] = None,
+    q: Annotated[str | None, Query(max_length=64, description="text in name or channel ID")] = None,
+    civil_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")] = "channel",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> PageOut[ChannelOut]:
+    page = await node.devices.list_channels(
+        principal,
+        device_id=device_id,
+        online=None if status is None else status == "online",
+        q=q,
+        civil_code=civil_code,
+        kind=None if kind == "all" else kind,
+        offset=offset,
+        limit=limit,
+    )
+    return PageOut[ChannelOut](
+        items=[ChannelOut.model_validate(c) for c in page.items], total=page.total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{channel_pk}", response_model=ChannelOut)
+async def get_channel(channel_pk: int, principal: Reader, node: NodeDep) -> ChannelOut:
+    return ChannelOut.model_validate(await node.devices.get_channel(principal, channel_pk))
+
+
+@router.post("/{channel_pk}/ptz", response_model=PtzOut)
+async def ptz(channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
+    cmd = await node.devices.ptz(principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset)
+    return PtzOut(command=cmd)
+
+
+@router.get("/{channel_pk}/presets")
+async def presets(channel_pk: int, principal: Reader, node: NodeDep) -> list[dict[str, str]]:
+    return await node.devices.presets(principal, channel_pk)

@@ -1,0 +1,64 @@
+"""WebSocket stream of node events (online/offline, alarms, catalog changes).
+
+Browsers cannot set headers on a WebSocket, so the bearer token comes as the
+``token`` query parameter; it is checked before the socket is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import HTTPException
+
+from sharpeyes.api.deps import principal_from_token
+from sharpeyes.sharing.principal import Permission, has_permission
+from sharpeyes.sharing.scope import can_see_device
+
+router = APIRouter(tags=["events"])
+
+
+@router.websocket("/api/events")
+async def events(ws: WebSocket, token: str = "") -> None:
+    node = ws.app.state.node
+    try:
+        principal = await principal_from_token(node, token)
+    except HTTPException:
+        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid or missing token")
+        return
+    if not has_permission(principal, Permission.DEVICES_READ):
+        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
+        return
+    await ws.accept()
+    with node.bus.subscribe() as sub:
+        reader = asyncio.create_task(_drain(ws))
+        try:
+            while not reader.done():
+                getter = asyncio.create_task(sub.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                event = getter.result()
+                device_id = event.data.get("device_id")
+                if device_id and not can_see_device(principal, device_id):
+                    continue
+                payload = event.as_dict()
+                if sub.dropped:
+                    payload["dropped"] = sub.dropped
+                    sub.dropped = 0
+                await ws.send_json(payload)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await reader
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) client frames so a close is noticed."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await ws.receive_text()

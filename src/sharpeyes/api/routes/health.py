@@ -1,0 +1,30 @@
+"""Unauthenticated liveness probe, and the node's counters for operators."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+
+from sharpeyes import __version__
+from sharpeyes.api.deps import NodeDep, Reader
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health")
+async def health(node: NodeDep) -> dict[str, Any]:
+    """No authentication on purpose: load balancers and monitors call it."""
+    return {"status": "ok", "version": __version__, "uptime_s": round(time.time() - node.started_at, 1)}
+
+
+@router.get("/api/stats")
+async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
+    counts = await node.devices.counts(principal)
+    return {
+        **counts,
+        "sip": {**node.stack.transport.stats, **node.stack.stats},
+        "registrar": node.registrar.stats if node.registrar else {},
+        "messaging": node.messaging.stats,
+    }

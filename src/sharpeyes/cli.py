@@ -1,0 +1,166 @@
+"""``sharpeyes`` command line: serve, demo, sim, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from sharpeyes.config import Settings, load_settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(settings: Settings) -> None:
+    from sharpeyes.node import Node
+
+    node = Node(settings)
+    await node.start()
+    print(f"sharpeyes node {settings.sip.id}: SIP {settings.sip.host}:{node.stack.port}, "
+          f"HTTP http://{settings.http.host}:{node.http_port}/", flush=True)
+    try:
+        await _wait_for_signal()
+    finally:
+        await node.stop()
+
+
+def _demo_password(data_dir: Path) -> str:
+    """One random admin password per demo data folder, kept beside the database."""
+    path = data_dir / "admin-password.txt"
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(9)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
+async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
+    from sharpeyes.node import Node
+    from sharpeyes.sim.county import build_county
+    from sharpeyes.sim.fleet import SimFleet
+
+    node = Node(settings)
+    await node.start()
+    sip = settings.sip
+    configs = build_county(seed=1, platform_domain=sip.domain, password=sip.password, keepalive_interval=keepalive)
+    fleet = SimFleet(server=("127.0.0.1", node.stack.port), server_id=sip.id, domain=sip.domain)
+    for cfg in configs:
+        fleet.add(cfg)
+    await fleet.start()
+    await fleet.register_all()
+    fleet.start_keepalives()
+    host = settings.http.host if settings.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    cameras = sum(len(c.channels) for c in configs)
+    print(
+        "\n".join(
+            [
+                "",
+                "sharpeyes demo is running",
+                f"  console:   http://{host}:{node.http_port}/",
+                f"  API docs:  http://{host}:{node.http_port}/api/docs",
+                f"  login:     admin / {settings.auth.admin_password}",
+                f"  SIP:       {sip.id}@{sip.domain} on udp+tcp {host}:{node.stack.port} (password {sip.password})",
+                f"  simulated: {len(configs)} devices, {cameras} cameras (data in {data_dir}/)",
+                "  stop with Ctrl-C",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    try:
+        await _wait_for_signal()
+    finally:
+        await fleet.stop()
+        await node.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sharpeyes", description="GB/T 28181 video networking platform")
+    parser.add_argument("--log-level", default=os.environ.get("SHARPEYES_LOG_LEVEL", "info"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = sub.add_parser("serve", help="run a node (SIP + HTTP)")
+    p_serve.add_argument("--config", type=Path, help="TOML settings file")
+
+    p_demo = sub.add_parser("demo", help="a node on SQLite in ./data plus a simulated county")
+    p_demo.add_argument("--data", type=Path, default=Path("data"))
+    p_demo.add_argument("--http-port", type=int, default=8080)
+    p_demo.add_argument("--sip-port", type=int, default=5060)
+    p_demo.add_argument("--keepalive", type=float, default=30.0, help="simulated keepalive interval (s)")
+
+    sub.add_parser("sim", help="simulated GB28181 devices against any platform", add_help=False)
+
+    p_db = sub.add_parser("db", help="database maintenance")
+    db_sub = p_db.add_subparsers(dest="db_command", required=True)
+    p_up = db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    p_up.add_argument("--config", type=Path)
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        from sharpeyes.sim.cli import run
+
+        return run(argv[1:])
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+
+    if args.command == "serve":
+        _run(_serve(load_settings(args.config)))
+    elif args.command == "demo":
+        data_dir = args.data.resolve()
+        password = os.environ.get("SHARPEYES_AUTH__ADMIN_PASSWORD") or _demo_password(data_dir)
+        settings = load_settings(
+            None,
+            db={"url": f"sqlite+aiosqlite:///{data_dir / 'sharpeyes.db'}"},
+            http={"port": args.http_port},
+            sip={"port": args.sip_port, "keepalive_interval": int(args.keepalive)},
+            auth={"admin_password": password},
+        )
+        _run(_demo(settings, data_dir, args.keepalive))
+    elif args.command == "db":
+        from sharpeyes.store.db import Database
+
+        settings = load_settings(args.config)
+
+        async def upgrade() -> None:
+            db = Database(settings.db.url)
+            await db.upgrade()
+            await db.dispose()
+
+        asyncio.run(upgrade())
+        print(f"database at {settings.db.url} is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

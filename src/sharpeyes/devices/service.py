@@ -1,0 +1,261 @@
+"""What the API may ask of devices: scoped reads and the operator's actions.
+
+Every device/channel read goes through ``sharing.scope`` here, so the API layer
+stays thin and cannot forget the principal's region/organisation scope.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from sharpeyes.devices.messaging import CatalogResult, DeviceMessaging, DeviceUnavailable
+from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.events import EventBus
+from sharpeyes.gb28181 import ptz as ptzcodec
+from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
+from sharpeyes.sharing.principal import Principal
+from sharpeyes.sharing.scope import scope_channels, scope_devices
+from sharpeyes.store.db import Database
+from sharpeyes.store.models import Alarm, Channel, Device, StatusEvent
+
+
+class NotFound(LookupError):
+    """Unknown, or outside the principal's scope (indistinguishable on purpose)."""
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    offset: int
+    limit: int
+
+
+class DeviceService:
+    def __init__(self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus) -> None:
+        self.db = db
+        self.registry = registry
+        self.messaging = messaging
+        self.bus = bus
+
+    # ------------------------------------------------------------- reads
+    async def list_devices(
+        self,
+        principal: Principal,
+        *,
+        online: bool | None = None,
+        admission: str | None = None,
+        q: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page:
+        stmt = scope_devices(select(Device), principal)
+        if online is not None:
+            stmt = stmt.where(Device.online == online)
+        if admission:
+            stmt = stmt.where(Device.admission == admission)
+        if q:
+            stmt = stmt.where(or_(Device.id.contains(q, autoescape=True), Device.name.contains(q, autoescape=True)))
+        return await self._page(stmt.order_by(Device.id), offset, limit)
+
+    async def get_device(self, principal: Principal, device_id: str) -> Device:
+        async with self.db.session() as s:
+            device = (await s.execute(scope_devices(select(Device).where(Device.id == device_id), principal))).scalar()
+        if device is None:
+            raise NotFound(device_id)
+        return device
+
+    async def list_channels(
+        self,
+        principal: Principal,
+        *,
+        device_id: str | None = None,
+        online: bool | None = None,
+        q: str | None = None,
+        civil_code: str | None = None,
+        kind: str | None = "channel",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page:
+        stmt = scope_channels(select(Channel), principal)
+        if device_id:
+            stmt = stmt.where(Channel.device_id == device_id)
+        if online is not None:
+            stmt = stmt.where(Channel.online == online)
+        if q:
+            stmt = stmt.where(or_(Channel.name.contains(q, autoescape=True), Channel.channel_id.contains(q, autoescape=True)))
+        if civil_code:
+            stmt = stmt.where(Channel.civil_code.startswith(civil_code, autoescape=True))
+        if kind:
+            stmt = stmt.where(Channel.kind == kind)
+        return await self._page(stmt.order_by(Channel.device_id, Channel.channel_id), offset, limit)
+
+    async def get_channel(self, principal: Principal, channel_pk: int) -> Channel:
+        async with self.db.session() as s:
+            ch = (await s.execute(scope_channels(select(Channel).where(Channel.id == channel_pk), principal))).scalar()
+        if ch is None:
+            raise NotFound(str(channel_pk))
+        return ch
+
+    async def status_history(self, principal: Principal, device_id: str, limit: int = 200) -> list[StatusEvent]:
+        await self.get_device(principal, device_id)
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(StatusEvent)
+                .where(StatusEvent.device_id == device_id)
+                .order_by(StatusEvent.at.desc(), StatusEvent.id.desc())
+                .limit(limit)
+            )
+            return list(rows.scalars())
+
+    async def list_alarms(
+        self, principal: Principal, *, device_id: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page:
+        stmt = scope_devices(select(Alarm).join(Device, Device.id == Alarm.device_id), principal)
+        if device_id:
+            stmt = stmt.where(Alarm.device_id == device_id)
+        return await self._page(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc()), offset, limit)
+
+    async def get_alarm(self, principal: Principal, alarm_id: int) -> Alarm:
+        stmt = scope_devices(select(Alarm).join(Device, Device.id == Alarm.device_id), principal)
+        async with self.db.session() as s:
+            alarm = (await s.execute(stmt.where(Alarm.id == alarm_id))).scalar()
+        if alarm is None:
+            raise NotFound(str(alarm_id))
+        return alarm
+
+    async def counts(self, principal: Principal) -> dict[str, int]:
+        async with self.db.session() as s:
+            dev = (
+                await s.execute(scope_devices(select(Device.online, func.count()).group_by(Device.online), principal))
+            ).all()
+            ch = (
+                await s.execute(
+                    scope_channels(
+                        select(Channel.online, func.count()).where(Channel.kind == "channel").group_by(Channel.online),
+                        principal,
+                    )
+                )
+            ).all()
+        d = {bool(k): v for k, v in dev}
+        c = {bool(k): v for k, v in ch}
+        return {
+            "devices_online": d.get(True, 0),
+            "devices_offline": d.get(False, 0),
+            "channels_online": c.get(True, 0),
+            "channels_offline": c.get(False, 0),
+        }
+
+    async def _page(self, stmt: Any, offset: int, limit: int) -> Page:
+        async with self.db.session() as s:
+            total = (await s.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+            items = list((await s.execute(stmt.offset(offset).limit(limit))).scalars())
+        return Page(items, total, offset, limit)
+
+    # ----------------------------------------------------------- actions
+    async def delete_device(self, principal: Principal, device_id: str) -> None:
+        await self.get_device(principal, device_id)
+        await self.registry.delete(device_id)
+
+    async def admit(self, principal: Principal, device_id: str, admission: str) -> None:
+        await self.get_device(principal, device_id)
+        if admission not in ("admitted", "pending", "rejected"):
+            raise ValueError("admission must be admitted, pending or rejected")
+        await self.registry.admit(device_id, admission)
+
+    async def update_device(self, principal: Principal, device_id: str, changes: dict[str, Any]) -> Device:
+        await self.get_device(principal, device_id)
+        if "password" in changes:
+            await self.registry.set_password(device_id, changes.pop("password") or None)
+        allowed = {"name", "charset", "media_transport"}
+        bad = set(changes) - allowed
+        if bad:
+            raise ValueError(f"cannot change {', '.join(sorted(bad))}")
+        if changes:
+            from sqlalchemy import update
+
+            async with self.db.session() as s:
+                await s.execute(update(Device).where(Device.id == device_id).values(**changes))
+                await s.commit()
+            live = self.registry.get(device_id)
+            if live is not None and "charset" in changes:
+                live.charset = changes["charset"]
+        return await self.get_device(principal, device_id)
+
+    async def sync_catalog(self, principal: Principal, device_id: str, *, wait: bool = True) -> CatalogResult | None:
+        await self.get_device(principal, device_id)
+        return await self.messaging.query_catalog(device_id, wait=wait)
+
+    async def device_info(self, principal: Principal, device_id: str) -> dict[str, str]:
+        await self.get_device(principal, device_id)
+        msg = await self.messaging.query(device_id, "DeviceInfo")
+        return msg.fields
+
+    async def device_status(self, principal: Principal, device_id: str) -> dict[str, Any]:
+        await self.get_device(principal, device_id)
+        msg = await self.messaging.query(device_id, "DeviceStatus")
+        return {**msg.fields, "alarms": msg.items}
+
+    async def ptz(
+        self, principal: Principal, channel_pk: int, *, action: str, speed: int = 128, preset: int | None = None
+    ) -> str:
+        ch = await self.get_channel(principal, channel_pk)
+        if action in ("preset_set", "preset_call", "preset_delete"):
+            if preset is None:
+                raise ValueError("preset index required")
+            cmd = ptzcodec.preset(action.split("_", 1)[1], preset)  # type: ignore[arg-type]
+        else:
+            cmd = ptzcodec.ptz_action(action, speed)
+        await self.messaging.ptz(ch.device_id, ch.channel_id, cmd)
+        return cmd
+
+    async def presets(self, principal: Principal, channel_pk: int) -> list[dict[str, str]]:
+        ch = await self.get_channel(principal, channel_pk)
+        msg = await self.messaging.query(ch.device_id, "PresetQuery", target_id=ch.channel_id)
+        return msg.items
+
+    async def reset_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
+        alarm = await self.get_alarm(principal, alarm_id)
+        await self.messaging.reset_alarm(alarm.device_id, alarm.alarm_device_id, alarm.method, alarm.alarm_type)
+        return await self._mark_alarm(alarm_id, reset=True, username=username)
+
+    async def acknowledge_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
+        await self.get_alarm(principal, alarm_id)
+        return await self._mark_alarm(alarm_id, reset=False, username=username)
+
+    async def _mark_alarm(self, alarm_id: int, *, reset: bool, username: str) -> Alarm:
+        from datetime import UTC, datetime
+
+        from sqlalchemy import update
+
+        now = datetime.fromtimestamp(time.time(), UTC)
+        values: dict[str, Any] = {"reset_sent_at": now} if reset else {"acknowledged_by": username, "acknowledged_at": now}
+        async with self.db.session() as s:
+            await s.execute(update(Alarm).where(Alarm.id == alarm_id).values(**values))
+            await s.commit()
+            alarm = (await s.execute(select(Alarm).where(Alarm.id == alarm_id))).scalar_one()
+        self.bus.publish("alarm.updated", id=alarm_id, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()})
+        return alarm
+
+
+def describe_device_id(device_id: str) -> dict[str, Any] | None:
+    try:
+        d = parse_device_id(device_id)
+    except InvalidDeviceId:
+        return None
+    return {
+        "civil_code": d.civil_code,
+        "industry": d.industry,
+        "industry_name": d.industry_name,
+        "type_code": d.type_code,
+        "type_name": d.type_name,
+        "network": d.network,
+        "network_name": d.network_name,
+    }
+
+
+__all__ = ["DeviceService", "DeviceUnavailable", "NotFound", "Page", "describe_device_id"]

@@ -1,0 +1,169 @@
+"""A sharpeyes node: SIP signalling, device services and the HTTP API in one process.
+
+Data flows one way: transport → transactions → a handler here → a device
+service that stores the change → an event on the bus → API/WebSocket subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sharpeyes.config import Settings
+from sharpeyes.devices.alarms import AlarmService
+from sharpeyes.devices.messaging import DeviceMessaging
+from sharpeyes.devices.registrar import Registrar, RegistrarPolicy
+from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.devices.service import DeviceService
+from sharpeyes.events import EventBus
+from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
+from sharpeyes.sharing.node_secret import get_or_create_secret
+from sharpeyes.sharing.users import UserService
+from sharpeyes.sip.stack import SipStack
+from sharpeyes.sip.transport import Peer
+from sharpeyes.store.db import Database
+
+log = logging.getLogger(__name__)
+
+ALLOW = "REGISTER, MESSAGE, NOTIFY, SUBSCRIBE, INFO, BYE, ACK, OPTIONS, INVITE, CANCEL"
+
+
+class Node:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.bus = EventBus()
+        self.db = Database(settings.db.url)
+        sip = settings.sip
+        self.registry = DeviceRegistry(
+            self.db,
+            self.bus,
+            keepalive_interval=sip.keepalive_interval,
+            keepalive_timeout_count=sip.keepalive_timeout_count,
+        )
+        self.stack = SipStack(
+            host=sip.host,
+            port=sip.port,
+            handler=self.on_request,
+            advertised_host=sip.advertised_host or (sip.host if sip.host != "0.0.0.0" else "127.0.0.1"),
+            user_agent=sip.user_agent,
+            t1=sip.t1,
+        )
+        self.alarms = AlarmService(self.db, self.bus, sip.timezone)
+        self.messaging = DeviceMessaging(
+            self.stack,
+            self.registry,
+            self.alarms,
+            server_id=sip.id,
+            domain=sip.domain,
+            catalog_timeout=sip.catalog_timeout_s,
+            query_timeout=sip.query_timeout_s,
+        )
+        self.devices = DeviceService(self.db, self.registry, self.messaging, self.bus)
+        self.users = UserService(
+            self.db,
+            max_failures=settings.auth.login_max_failures,
+            lockout_s=settings.auth.login_lockout_s,
+        )
+        self.registrar: Registrar | None = None
+        self.jwt_secret = b""
+        self._http: object | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self.http_port: int | None = None
+
+    # ---------------------------------------------------------- lifecycle
+    async def start(self, *, http: bool = True) -> None:
+        await self.db.upgrade()
+        sip = self.settings.sip
+        nonce_secret = await get_or_create_secret(self.db, "sip_nonce")
+        self.jwt_secret = await get_or_create_secret(self.db, "jwt")
+        self.registrar = Registrar(
+            self.registry,
+            RegistrarPolicy(
+                realm=sip.digest_realm,
+                password=sip.password,
+                admission=sip.admission,
+                expires_min=min(sip.register_expires_min, 3600),
+                nonce_max_age=sip.nonce_max_age,
+                timezone=sip.timezone,
+                max_failures=sip.auth_max_failures,
+                lockout_s=sip.auth_lockout_s,
+            ),
+            nonce_secret,
+            on_registered=self.messaging.after_register,
+        )
+        if self.settings.auth.admin_password:
+            await self.users.ensure_admin(self.settings.auth.admin_password)
+        await self.registry.load()
+        self.registry.start()
+        await self.stack.start()
+        self.messaging.start()
+        if http:
+            await self._start_http()
+        log.info(
+            "node %s up: SIP %s:%d (udp+tcp), HTTP %s", sip.id, sip.host, self.stack.port,
+            f"{self.settings.http.host}:{self.http_port}" if http else "off",
+        )
+
+    async def _start_http(self) -> None:
+        import uvicorn
+
+        from sharpeyes.api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self),
+            host=self.settings.http.host,
+            port=self.settings.http.port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio" if _has_ws_sansio() else "auto",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._http = server
+        self._http_task = asyncio.create_task(server.serve())
+        while not server.started:
+            if self._http_task.done():
+                self._http_task.result()
+            await asyncio.sleep(0.01)
+        sock = server.servers[0].sockets[0]
+        self.http_port = sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True  # type: ignore[attr-defined]
+            if self._http_task is not None:
+                await asyncio.wait([self._http_task], timeout=5)
+        await self.messaging.stop()
+        await self.stack.stop()
+        await self.registry.stop()
+        await self.db.dispose()
+
+    # ------------------------------------------------------------ SIP in
+    async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
+        method = req.method
+        if method == "MESSAGE":
+            return await self.messaging.on_message(req, peer)
+        if method == "REGISTER":
+            assert self.registrar is not None
+            return await self.registrar.handle(req, peer)
+        if method == "NOTIFY":
+            return await self.messaging.on_notify(req, peer)
+        if method == "OPTIONS":
+            return response_for(req, 200, headers=[("Allow", ALLOW)])
+        if method == "ACK":
+            return None
+        if method in ("BYE", "INFO", "CANCEL"):
+            return response_for(req, 481)
+        if method in ("INVITE", "SUBSCRIBE"):
+            return response_for(req, 488 if method == "INVITE" else 489, "Not Acceptable Here" if method == "INVITE" else "Bad Event")
+        return response_for(req, 405, headers=[("Allow", ALLOW)])
+
+
+def _has_ws_sansio() -> bool:
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,152 @@
+"""Engine, sessions and schema migration for SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+SQLITE_PRAGMAS: tuple[tuple[str, str], ...] = (
+    # WAL: readers never block the writer; the node reads constantly while SIP writes.
+    ("journal_mode", "WAL"),
+    # SQLite ships with FKs off; ON DELETE CASCADE (device → channels/events) needs it.
+    ("foreign_keys", "ON"),
+    # Wait for a competing writer instead of failing at once with "database is locked".
+    ("busy_timeout", "5000"),
+    # Durable at checkpoints, not every commit: safe with WAL, far fewer fsyncs.
+    ("synchronous", "NORMAL"),
+)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    """True for any SQLite URL (``sqlite://``, ``sqlite+aiosqlite://``…)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    db = url.database
+    return not db or db == ":memory:" or "mode=memory" in db
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for name, value in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {name}={value}")
+    finally:
+        cursor.close()
+
+
+def alembic_config() -> Config:
+    """Alembic config built in code, pointing at the migrations shipped in the package.
+
+    No alembic.ini is read, so migrations run the same from a checkout, an installed
+    wheel or any working directory.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    return cfg
+
+
+class Database:
+    """One engine + session factory per node; call :meth:`upgrade` before use."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect_name = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect_name == "sqlite":
+            if _is_memory_sqlite(parsed):
+                # Each new connection would be a new empty database: share one.
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            # Survive a PostgreSQL restart without handing out dead pooled connections.
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.dialect_name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect_name == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; commit explicitly, anything uncommitted is rolled back on exit."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to ``revision`` (idempotent)."""
+        await self._migrate(command.upgrade, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Revert migrations down to ``revision`` (``"base"`` drops everything)."""
+        await self._migrate(command.downgrade, revision)
+
+    async def current_revision(self) -> str | None:
+        """The revision the database is at, None if never migrated."""
+        from alembic.runtime.migration import MigrationContext
+
+        def _current(conn: Connection) -> str | None:
+            return MigrationContext.configure(conn).get_current_revision()
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current)
+
+    async def _migrate(self, fn: Any, revision: str) -> None:
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                await _sqlite_foreign_keys(conn, on=False)
+            try:
+                await conn.run_sync(_run_alembic, fn, revision)
+                await conn.commit()
+                if self.is_sqlite:
+                    bad = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+                    if bad:
+                        raise RuntimeError(f"migration left foreign-key violations: {bad[:5]}")
+            finally:
+                if self.is_sqlite:
+                    await conn.rollback()
+                    await _sqlite_foreign_keys(conn, on=True)
+
+    async def dispose(self) -> None:
+        """Close pooled connections (call on shutdown)."""
+        await self.engine.dispose()
+
+
+async def _sqlite_foreign_keys(conn: AsyncConnection, *, on: bool) -> None:
+    # SQLite ignores this PRAGMA inside a transaction, so it runs in its own. FKs are
+    # off while migrating because batch mode recreates tables, and dropping a parent
+    # table with FKs on would cascade-delete its children's rows.
+    await conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    await conn.commit()
+
+
+def _run_alembic(connection: Connection, fn: Any, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    fn(cfg, revision)
