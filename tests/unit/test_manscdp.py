@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -458,14 +459,24 @@ HEAD = f"<CmdType>Catalog</CmdType><SN>1</SN><DeviceID>{DEV}</DeviceID>"
         (f"<Request>{HEAD}</Request>".encode(), "root element"),
         (f"<Item>{HEAD}</Item>".encode(), "root element"),
         (f"<Query><SN>1</SN><DeviceID>{DEV}</DeviceID></Query>".encode(), "CmdType"),
-        (f"<Query><CmdType> </CmdType><SN>1</SN><DeviceID>x</DeviceID></Query>".encode(), "CmdType"),
+        (
+            b"<Query><CmdType> </CmdType><SN>1</SN><DeviceID>x</DeviceID></Query>",
+            "CmdType",
+        ),
         (f"<Query><CmdType>Catalog</CmdType><DeviceID>{DEV}</DeviceID></Query>".encode(), "<SN>"),
         (b"<Query><CmdType>Catalog</CmdType><SN>1</SN></Query>", "DeviceID"),
         (f"<Query>{HEAD}<SN>2</SN></Query>".encode(), "duplicate"),
         (f"<Query>{HEAD}<SumNum>many</SumNum></Query>".encode(), "SumNum"),
-        (f"<Query><CmdType><x/></CmdType><SN>1</SN><DeviceID>1</DeviceID></Query>".encode(), "text"),
-        ("<Query><CmdType>Catalog</CmdType><SN>1</SN><DeviceID>1</DeviceID></Query>".encode(
-            "utf-16"), "malformed"),
+        (
+            b"<Query><CmdType><x/></CmdType><SN>1</SN><DeviceID>1</DeviceID></Query>",
+            "text",
+        ),
+        (
+            "<Query><CmdType>Catalog</CmdType><SN>1</SN><DeviceID>1</DeviceID></Query>".encode(
+                "utf-16"
+            ),
+            "malformed",
+        ),
         (f"<Query>{HEAD}<A>\x00</A></Query>".encode(), "malformed"),
         (f"<Query>{HEAD}<A>&undefined;</A></Query>".encode(), "malformed"),
         (b'<?xml version="1.0" encoding="GB2312"?<Query/>', "malformed"),
@@ -482,8 +493,8 @@ def test_rejects_non_integer_sn(sn: str) -> None:
 
 
 def test_billion_laughs_is_rejected() -> None:
-    lol = "".join(
-        f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10 if i else "lol"}">' for i in range(10)
+    lol = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
     )
     body = f'<?xml version="1.0"?><!DOCTYPE Query [{lol}]><Query><CmdType>&lol9;</CmdType></Query>'
     _expect_error(body.encode(), "DOCTYPE")
@@ -553,10 +564,8 @@ def test_non_bytes_input() -> None:
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_only_raise_manscdp_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(ManscdpError):
         parse_manscdp(data)
-    except ManscdpError:
-        pass
 
 
 _SNIPPETS = [
@@ -671,8 +680,9 @@ def test_build_validates(args: tuple[str, str, int, str]) -> None:
         m.build_manscdp("Query", "Catalog", 1, DEV, charset="latin-1")
 
 
-@pytest.mark.parametrize(("charset", "decl"), [("GB2312", "GB2312"), ("gbk", "GB2312"),
-                                                ("UTF-8", "UTF-8")])
+@pytest.mark.parametrize(
+    ("charset", "decl"), [("GB2312", "GB2312"), ("gbk", "GB2312"), ("UTF-8", "UTF-8")]
+)
 def test_rare_character_round_trip(charset: str, decl: str) -> None:
     items = [{"DeviceID": DEV, "Name": "萳湖路口萳", "Address": "安徽省合肥市"}]
     (body,) = m.catalog_responses(1, DEV, items, charset=charset)
@@ -685,9 +695,7 @@ def test_rare_character_round_trip(charset: str, decl: str) -> None:
 
 
 _text_values = st.text(
-    alphabet=st.characters(
-        categories=("L", "N", "P", "S", "Zs"), exclude_characters="\ufeff"
-    ),
+    alphabet=st.characters(categories=("L", "N", "P", "S", "Zs"), exclude_characters="\ufeff"),
     max_size=30,
 ).map(str.strip)
 
@@ -695,11 +703,17 @@ _text_values = st.text(
 @settings(max_examples=200)
 @given(
     st.sampled_from(["GB2312", "UTF-8"]),
-    st.dictionaries(st.from_regex(r"[A-Z][A-Za-z]{0,10}", fullmatch=True), _text_values,
-                    max_size=8),
+    st.dictionaries(
+        st.from_regex(r"[A-Z][A-Za-z]{0,10}", fullmatch=True), _text_values, max_size=8
+    ),
 )
 def test_build_parse_round_trip(charset: str, fields: dict[str, str]) -> None:
-    fields = {k: v for k, v in fields.items() if k not in ("SN", "SumNum", "Item")}
+    # Known tags are case-normalised on parse and header tags are not fields.
+    fields = {
+        k: v
+        for k, v in fields.items()
+        if m._CANON.get(k.lower(), k) == k and k not in ("CmdType", "SN", "DeviceID", "SumNum")
+    }
     body = m.build_manscdp("Notify", "Custom", 3, DEV, fields, charset=charset)
     if charset == "GB2312":
         # Known limit of byte-based detection: GB bytes that happen to be valid UTF-8.
@@ -732,7 +746,9 @@ def test_empty_catalog_has_sum_num_zero_and_no_list() -> None:
 
 def test_catalog_notify_puts_device_id_and_event_first() -> None:
     body = m.catalog_notify(
-        9, DEV, [{"Name": "n", "Event": "ADD", "DeviceID": "d1"}, {"DeviceID": "d2", "Event": "OFF"}]
+        9,
+        DEV,
+        [{"Name": "n", "Event": "ADD", "DeviceID": "d1"}, {"DeviceID": "d2", "Event": "OFF"}],
     )
     assert re.findall(r"<(\w+)>", body.decode("gb18030"))[6:9] == ["DeviceID", "Event", "Name"]
     msg = parse_manscdp(body)
@@ -847,10 +863,14 @@ def test_alarm_notify_full_and_validation() -> None:
         "Latitude": "31.8",
         "AlarmType": "6",
     }
-    for bad in ({"priority": 5, "method": 1}, {"priority": 1, "method": 8},
-                {"priority": "x", "method": 1}, {"priority": True, "method": 1}):
+    for bad in (
+        {"priority": 5, "method": 1},
+        {"priority": 1, "method": 8},
+        {"priority": "x", "method": 1},
+        {"priority": True, "method": 1},
+    ):
         with pytest.raises(ValueError):
-            m.alarm_notify(5, DEV, alarm_time="t", **bad)  # type: ignore[arg-type]
+            m.alarm_notify(5, DEV, alarm_time="t", **bad)
 
 
 def test_keepalive_with_faulty_devices() -> None:
@@ -866,7 +886,9 @@ def test_query_keeps_keyword_order() -> None:
 # ------------------------------------------------------------------- multi-part
 
 
-def _part(sn: int, sum_num: int | None, ids: list[str], list_tag: str = "DeviceList") -> ManscdpMessage:
+def _part(
+    sn: int, sum_num: int | None, ids: list[str], list_tag: str = "DeviceList"
+) -> ManscdpMessage:
     return ManscdpMessage(
         root="Response",
         cmd_type="Catalog",
@@ -928,7 +950,9 @@ def test_collector_record_items_sharing_device_id_are_not_collapsed() -> None:
     c = m.MultipartCollector()
     assert c.add((DEV, 1), msg, 0.0) is None
     assert c.add((DEV, 1), msg, 1.0) is None  # exact duplicate part
-    third = ManscdpMessage("Response", "RecordInfo", 1, DEV, {}, [{"DeviceID": "x"}], 3, "RecordList")
+    third = ManscdpMessage(
+        "Response", "RecordInfo", 1, DEV, {}, [{"DeviceID": "x"}], 3, "RecordList"
+    )
     done = c.add((DEV, 1), third, 2.0)
     assert done is not None and len(done) == 3
 

@@ -832,7 +832,12 @@ class SimDevice:
                 expires_at=now + expires,
             )
         body = manscdp.build_manscdp(
-            "Response", "Catalog", sn, self.device_id, [("Result", "OK")], charset=self.config.charset
+            "Response",
+            "Catalog",
+            sn,
+            self.device_id,
+            [("Result", "OK")],
+            charset=self.config.charset,
         )
         return response_for(
             req,

@@ -1,0 +1,256 @@
+"""``sharpeyes sim``: a fleet of simulated devices against any GB/T 28181 platform.
+
+Example: 10,000 IPCs and NVRs against a platform on 192.0.2.10::
+
+    sharpeyes sim --server 192.0.2.10:5060 --server-id 34020000002000000001 \\
+        --domain 3402000000 --password 12345678 --devices 10000 --nvr-ratio 0.1 \\
+        --channels 16 --keepalive-interval 60 --duration 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+
+from sharpeyes.gb28181.deviceid import make_device_id
+from sharpeyes.sim.county import build_county
+from sharpeyes.sim.device import SimChannel, SimDeviceConfig
+from sharpeyes.sim.fleet import SimFleet
+
+SEAT = (116.278, 32.353)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be within 0..1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sharpeyes sim", description="Simulated GB/T 28181 IPCs and NVRs (load, demo, test)"
+    )
+    p.add_argument("--server", type=_hostport, required=True, help="platform SIP HOST:PORT")
+    p.add_argument("--server-id", required=True, help="platform SIP server ID (20 digits)")
+    p.add_argument("--domain", help="SIP domain / realm (default: first 10 digits of the ID)")
+    p.add_argument("--password", default="12345678", help="device password (default 12345678)")
+    p.add_argument("--devices", type=int, default=10, help="number of devices (default 10)")
+    p.add_argument("--channels", type=int, default=8, help="channels per NVR (default 8)")
+    p.add_argument("--nvr-ratio", type=_ratio, default=0.0, help="share of NVRs, 0..1")
+    p.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    p.add_argument("--keepalive-interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--expires", type=int, default=3600, metavar="S", help="REGISTER Expires")
+    p.add_argument("--duration", type=float, default=0.0, metavar="S", help="0 = until Ctrl-C")
+    p.add_argument("--county", action="store_true", help="the simulated 霍邱县 instead")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--center", help="8-digit centre code of generated IDs (default from domain)")
+    p.add_argument("--local-host", help="local address to bind and advertise (default: auto)")
+    p.add_argument("--local-port", type=int, default=0)
+    p.add_argument("--concurrency", type=int, default=200, help="registrations in flight")
+    p.add_argument("--status-interval", type=float, default=5.0, metavar="S")
+    p.add_argument("--log-level", default="warning")
+    return p
+
+
+def generated_configs(
+    *,
+    count: int,
+    center: str,
+    password: str,
+    channels: int,
+    nvr_ratio: float,
+    keepalive_interval: float,
+    expires: int,
+) -> list[SimDeviceConfig]:
+    """Plain numbered devices: IPCs (132) with one channel, NVRs (118) with ``channels``.
+
+    NVRs are spread evenly through the list; channel IDs (131) count up, moving to
+    the next network digit every million so very large fleets stay unique.
+    """
+    configs: list[SimDeviceConfig] = []
+    nvr_every = 1 / nvr_ratio if nvr_ratio > 0 else 0.0
+    next_nvr = 0.0
+    channel_no = 0
+    for i in range(count):
+        is_nvr = nvr_every > 0 and i >= next_nvr
+        if is_nvr:
+            next_nvr += nvr_every
+        type_code = 118 if is_nvr else 132
+        device_id = make_device_id(center, 0, type_code, i // 1_000_000, i % 1_000_000 + 1)
+        chans = []
+        for k in range(channels if is_nvr else 1):
+            channel_no += 1
+            net, serial = divmod(channel_no, 1_000_000)
+            chans.append(
+                SimChannel(
+                    channel_id=make_device_id(center, 0, 131, net, serial),
+                    name=f"模拟通道{i + 1}-{k + 1}",
+                    civil_code=center,
+                    longitude=round(SEAT[0] + (i % 100) * 0.0013 + 0.000001, 6),
+                    latitude=round(SEAT[1] + (i // 100 % 100) * 0.0011 + 0.000003, 6),
+                    ptz_type=1 if k % 4 == 0 else 3,
+                    parent_id=device_id,
+                )
+            )
+        configs.append(
+            SimDeviceConfig(
+                device_id=device_id,
+                password=password,
+                kind="nvr" if is_nvr else "ipc",
+                channels=chans,
+                name=f"模拟{'NVR' if is_nvr else 'IPC'}{i + 1}",
+                keepalive_interval=keepalive_interval,
+                register_expires=expires,
+            )
+        )
+    return configs
+
+
+def _local_address(server_host: str) -> str:
+    """The address the kernel would use to reach the server (what we advertise)."""
+    try:
+        if ipaddress.ip_address(server_host).is_loopback:
+            return "127.0.0.1"
+    except ValueError:
+        pass
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((server_host, 9))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+async def _wait_stop(duration: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration if duration > 0 else None)
+    except TimeoutError:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _status_loop(fleet: SimFleet, interval: float, started: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        _print_status(fleet, started)
+
+
+def _print_status(fleet: SimFleet, started: float) -> None:
+    elapsed = time.monotonic() - started
+    line = fleet.stats.summary(fleet.registered_count, len(fleet))
+    print(f"[{elapsed:6.0f}s] {line}", flush=True)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    host, port = args.server
+    domain = args.domain or args.server_id[:10]
+    if args.county:
+        configs = build_county(
+            args.seed,
+            platform_domain=domain,
+            password=args.password,
+            keepalive_interval=args.keepalive_interval,
+            register_expires=args.expires,
+        )
+    else:
+        center = args.center or (domain[:8] if domain[:8].isdigit() and len(domain) >= 8 else "")
+        if len(center) != 8 or not center.isdigit():
+            print("need --center: the domain does not start with an 8-digit code", file=sys.stderr)
+            return 2
+        configs = generated_configs(
+            count=args.devices,
+            center=center,
+            password=args.password,
+            channels=max(1, args.channels),
+            nvr_ratio=args.nvr_ratio,
+            keepalive_interval=args.keepalive_interval,
+            expires=args.expires,
+        )
+    local = args.local_host or _local_address(host)
+    fleet = SimFleet(
+        server=(host, port),
+        server_id=args.server_id,
+        domain=domain,
+        transport=args.transport,
+        local_host=local,
+        local_port=args.local_port,
+        seed=args.seed,
+    )
+    for cfg in configs:
+        fleet.add(cfg)
+    cameras = sum(len(c.channels) for c in configs)
+    await fleet.start()
+    print(
+        f"sim: {len(configs)} devices, {cameras} channels, {args.transport} "
+        f"{local}:{fleet.port} -> {host}:{port} ({args.server_id}@{domain})",
+        flush=True,
+    )
+    started = time.monotonic()
+    status = asyncio.create_task(_status_loop(fleet, args.status_interval, started))
+    stopper = asyncio.create_task(_wait_stop(args.duration))
+    try:
+        register = asyncio.create_task(fleet.register_all(concurrency=args.concurrency))
+        await asyncio.wait({register, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if register.done():
+            results = register.result()
+            print(f"sim: registration results {dict(sorted(results.items()))}", flush=True)
+            fleet.start_keepalives()
+            await stopper
+        else:
+            register.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await register
+    finally:
+        status.cancel()
+        stopper.cancel()
+        print("sim: stopping (unregistering)", flush=True)
+        await fleet.stop()
+        _print_status(fleet, started)
+    return 0 if fleet.stats.registrations_ok or not configs else 1
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``sharpeyes sim`` and ``python -m sharpeyes.sim``."""
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.devices < 0 or args.channels < 1:
+        print("--devices must be >= 0 and --channels >= 1", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    try:
+        with runner:
+            return runner.run(_main(args))
+    except KeyboardInterrupt:
+        return 130
