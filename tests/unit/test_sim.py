@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
+import psutil
 import pytest
 
 from sharpeyes.gb28181 import digest, manscdp
@@ -53,8 +54,16 @@ class FakePlatform:
         self._sn = 1000
 
     async def start(self) -> FakePlatform:
-        await self.stack.start()
-        return self
+        # port 0: UDP picks the port and TCP must bind the same one, which another
+        # socket may hold for TCP (e.g. as an ephemeral port); pick again then.
+        for _ in range(5):
+            try:
+                await self.stack.start()
+                return self
+            except OSError:
+                await self.stack.stop()
+                self.stack = SipStack(host="127.0.0.1", port=0, handler=self.handle)
+        raise OSError("cannot bind the fake platform")
 
     @property
     def port(self) -> int:
@@ -169,7 +178,9 @@ class FakePlatform:
 
 
 def ipc(faults: set[str] | None = None, **kw: object) -> SimDeviceConfig:
-    channel = SimChannel(IPC_CH, "城关镇人民路与淮河路交叉口东北角枪机", "34152201", 116.283457, 32.351239)
+    channel = SimChannel(
+        IPC_CH, "城关镇人民路与淮河路交叉口东北角枪机", "34152201", 116.283457, 32.351239
+    )
     return SimDeviceConfig(IPC_ID, PASSWORD, "ipc", [channel], faults=faults or set(), **kw)  # type: ignore[arg-type]
 
 
@@ -196,7 +207,10 @@ async def setup() -> AsyncIterator[Setup]:
     made: list[tuple[FakePlatform, SimFleet]] = []
 
     async def make(
-        *configs: SimDeviceConfig, transport: str = "udp", register: bool = True, **platform_kw: object
+        *configs: SimDeviceConfig,
+        transport: str = "udp",
+        register: bool = True,
+        **platform_kw: object,
     ) -> tuple[FakePlatform, SimFleet]:
         platform = await FakePlatform(**platform_kw).start()  # type: ignore[arg-type]
         fleet = SimFleet(("127.0.0.1", platform.port), SERVER_ID, DOMAIN, transport, seed=7)  # type: ignore[arg-type]
@@ -291,6 +305,13 @@ async def test_many_devices_share_one_socket(setup: Setup) -> None:
         assert results == {200: 300}
         assert fleet.registered_count == 300
         assert len(platform.sources) == 1  # one socket / one TCP connection
+        if transport == "tcp":
+            to_platform = [
+                c
+                for c in psutil.Process().net_connections("tcp")
+                if c.raddr and c.raddr.port == platform.port
+            ]
+            assert len(to_platform) == 1
 
 
 # ---------------------------------------------------------------------- keepalive
@@ -341,7 +362,9 @@ async def test_catalog_multipart_one_at_a_time(setup: Setup, transport: str) -> 
     done = [collector.add((NVR_ID, sn), p, 0.0) for p in parts]
     assert done[:3] == [None, None, None] and done[3] is not None
     items = done[3]
-    assert sorted(i["DeviceID"] for i in items) == [f"340200000013100001{k:02d}" for k in range(1, 21)]
+    assert sorted(i["DeviceID"] for i in items) == [
+        f"340200000013100001{k:02d}" for k in range(1, 21)
+    ]
     first = next(i for i in items if i["DeviceID"].endswith("04"))
     assert first["ParentID"] == NVR_ID and first["Status"] == "ON"
     assert first["PTZType"] == "1" and first["Longitude"] == "116.284001"
@@ -349,24 +372,34 @@ async def test_catalog_multipart_one_at_a_time(setup: Setup, transport: str) -> 
 
 
 async def test_no_catalog_fault(setup: Setup) -> None:
-    platform, fleet = await setup(nvr(3, faults={"no_catalog"}))
+    platform, _ = await setup(nvr(3, faults={"no_catalog"}))
     sn = platform.next_sn()
-    assert (await platform.send("MESSAGE", NVR_ID, manscdp.query("Catalog", sn, NVR_ID))).status == 200
+    assert (
+        await platform.send("MESSAGE", NVR_ID, manscdp.query("Catalog", sn, NVR_ID))
+    ).status == 200
     await asyncio.sleep(0.3)
     assert platform.found("Catalog", sn) == []
 
 
 async def test_device_info_status_and_presets(setup: Setup) -> None:
-    platform, fleet = await setup(nvr(4), ipc())
+    platform, _ = await setup(nvr(4), ipc())
     sn1, sn2, sn3, sn4 = (platform.next_sn() for _ in range(4))
     await platform.send("MESSAGE", NVR_ID, manscdp.query("DeviceInfo", sn1, NVR_ID))
     await platform.send("MESSAGE", NVR_ID, manscdp.query("DeviceStatus", sn2, NVR_ID))
     dome = "34020000001310000104"
     await platform.send("MESSAGE", NVR_ID, manscdp.query("PresetQuery", sn3, dome))
     await platform.send("MESSAGE", IPC_ID, manscdp.query("PresetQuery", sn4, IPC_ID))
-    await platform.wait(lambda: all(platform.found(c, s) for c, s in [
-        ("DeviceInfo", sn1), ("DeviceStatus", sn2), ("PresetQuery", sn3), ("PresetQuery", sn4)
-    ]))
+    await platform.wait(
+        lambda: all(
+            platform.found(c, s)
+            for c, s in [
+                ("DeviceInfo", sn1),
+                ("DeviceStatus", sn2),
+                ("PresetQuery", sn3),
+                ("PresetQuery", sn4),
+            ]
+        )
+    )
     info = platform.found("DeviceInfo", sn1)[0]
     assert info.fields["DeviceName"] == "城关镇中心学校NVR"
     assert info.fields["Channel"] == "4" and info.fields["Result"] == "OK"
@@ -397,9 +430,13 @@ async def test_ptz_is_decoded_and_logged(setup: Setup, caplog: pytest.LogCapture
     await platform.send("MESSAGE", IPC_ID, manscdp.ptz_control(platform.next_sn(), IPC_ID, zoom))
     assert fleet.get(IPC_ID).ptz_log[-1] == (IPC_CH, zoom, "zoom-in")
     # a preset set through PTZ shows up in PresetQuery
-    await platform.send("MESSAGE", IPC_ID, manscdp.ptz_control(platform.next_sn(), IPC_ID, preset("set", 9)))
+    await platform.send(
+        "MESSAGE", IPC_ID, manscdp.ptz_control(platform.next_sn(), IPC_ID, preset("set", 9))
+    )
     assert 9 in fleet.get(IPC_ID).presets[IPC_CH]
-    bad = manscdp.build_manscdp("Control", "DeviceControl", 1, IPC_ID, [("PTZCmd", "A50F0101800000FF")])
+    bad = manscdp.build_manscdp(
+        "Control", "DeviceControl", 1, IPC_ID, [("PTZCmd", "A50F0101800000FF")]
+    )
     assert (await platform.send("MESSAGE", IPC_ID, bad)).status == 400
 
 
@@ -414,7 +451,9 @@ async def test_alarm_and_reset(setup: Setup) -> None:
     assert alarm.fields["Longitude"] == "116.283457"
     assert IPC_CH in device.active_alarms
     sn = platform.next_sn()
-    assert (await platform.send("MESSAGE", IPC_ID, manscdp.reset_alarm(sn, IPC_CH, "5", "2"))).status == 200
+    assert (
+        await platform.send("MESSAGE", IPC_ID, manscdp.reset_alarm(sn, IPC_CH, "5", "2"))
+    ).status == 200
     await platform.wait(lambda: bool(platform.found("DeviceControl", sn)))
     reply = platform.found("DeviceControl", sn)[0]
     assert reply.root == "Response" and reply.fields["Result"] == "OK"
@@ -427,7 +466,7 @@ async def test_catalog_events_message_then_subscription_notify(setup: Setup) -> 
     ch = "34020000001310000102"
     # no subscription: a MESSAGE Notify Catalog
     assert await device.set_channel_status(ch, "OFF") == 200
-    (method, note, _), = [(m, n, b) for m, n, b in platform.messages if n.cmd_type == "Catalog"]
+    ((method, note, _),) = [(m, n, b) for m, n, b in platform.messages if n.cmd_type == "Catalog"]
     assert method == "MESSAGE" and note.root == "Notify" and note.sum_num == 1
     assert note.items[0]["DeviceID"] == ch and note.items[0]["Event"] == "OFF"
     assert note.items[0]["Status"] == "OFF"
@@ -494,7 +533,7 @@ async def test_charsets_and_rare_character(setup: Setup) -> None:
     utf8 = SimDeviceConfig("34020000001320000001", PASSWORD, channels=[ch(1)], charset="UTF-8")
     gb = SimDeviceConfig("34020000001320000002", PASSWORD, channels=[ch(2)])
     liar = SimDeviceConfig("34020000001320000003", PASSWORD, channels=[ch(3)], faults={"gbk_names"})
-    platform, fleet = await setup(utf8, gb, liar)
+    platform, _ = await setup(utf8, gb, liar)
     sns = {}
     for cfg in (utf8, gb, liar):
         sns[cfg.device_id] = platform.next_sn()
@@ -520,7 +559,7 @@ def test_reservoir_percentiles_and_bound() -> None:
         r.add(v / 1000)
     assert r.percentile(0) == pytest.approx(0.001) and r.percentile(100) == pytest.approx(0.1)
     assert r.percentile(50) == pytest.approx(0.0505)
-    for v in range(10_000):
+    for _ in range(10_000):
         r.add(1.0)
     assert len(r) == 100 and r.count == 10_100
     assert r.percentile(50) == 1.0  # the sample follows the whole stream
@@ -529,19 +568,21 @@ def test_reservoir_percentiles_and_bound() -> None:
     assert "p50 2.0 ms" in s.summary(1, 2) and s.summary(1, 2).startswith("registered 1/2")
 
 
-async def test_cli_runs_a_fleet(setup: Setup) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_cli_runs_a_fleet(setup: Setup, transport: str) -> None:
     platform, _ = await setup(register=False)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sharpeyes.sim",
         "--server", f"127.0.0.1:{platform.port}", "--server-id", SERVER_ID, "--domain", DOMAIN,
         "--password", PASSWORD, "--devices", "5", "--nvr-ratio", "0.2", "--channels", "4",
         "--keepalive-interval", "0.3", "--duration", "1.2", "--status-interval", "0.5",
+        "--transport", transport,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     text = out.decode()
     assert proc.returncode == 0, err.decode()
-    assert "registered 5/5" in text and "5 devices, 8 channels" in text
+    assert "registered 5/5" in text and f"5 devices, 8 channels, {transport}" in text
     ok = {uid for uid, exp, status, _ in platform.registers if status == 200 and exp}
     assert len(ok) == 5 and any(uid[10:13] == "118" for uid in ok)
     assert platform.keepalives

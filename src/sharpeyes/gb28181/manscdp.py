@@ -58,7 +58,6 @@ _XML_DECL = re.compile(r"\A\s*<\?xml(?:\s[^<>]{0,512})?\?>", re.IGNORECASE)
 _DTD = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _INT = re.compile(r"[0-9]{1,20}")
 
-Scalar: TypeAlias = str | int | float | None
 FieldValue: TypeAlias = (
     str | int | float | Mapping[str, "FieldValue"] | Sequence[tuple[str, "FieldValue"]] | None
 )

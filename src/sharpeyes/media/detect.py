@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Literal
 
-from .es import Buffer, EsFrame, is_keyframe
+from .es import Buffer, EsFrame, is_keyframe, iter_nals
 from .ps import PsDemuxer
 from .ts import TS_PACKET, TsDemuxer
 
@@ -294,6 +294,58 @@ class AnnexBDepacketizer(_NalDepacketizer):
 
     def _payload(self, p: Buffer) -> None:
         self._au += p
+
+
+# --- packetizer (the sending side, for simulators and tests) ----------------------------
+
+
+def nal_payloads(codec: str, au: Buffer, *, mtu: int = 1400) -> list[bytes]:
+    """RTP payloads for one Annex-B AU (RFC 6184 / RFC 7798, non-interleaved).
+
+    Small consecutive NAL units are aggregated (STAP-A / AP), large ones fragmented
+    (FU-A / FU); ``mtu`` bounds the payload size. Set the marker on the last one.
+    """
+    h265 = codec == "h265"
+    hdr = 2 if h265 else 1
+    room = mtu - 12
+    if room < hdr + 3:
+        raise ValueError("mtu too small")
+    out: list[bytes] = []
+    group: list[bytes] = []
+
+    def flush_group() -> None:
+        if len(group) == 1:
+            out.append(group[0])
+        elif group:
+            if h265:
+                lead = bytes((48 << 1, group[0][1]))
+            else:
+                lead = bytes((max(g[0] & 0x60 for g in group) | 24,))
+            out.append(lead + b"".join(_U16.pack(len(g)) + g for g in group))
+        group.clear()
+
+    for view in iter_nals(au):
+        nal = bytes(view)
+        size = len(nal)
+        if size <= room:
+            if group and hdr + sum(2 + len(g) for g in group) + 2 + size > room:
+                flush_group()
+            group.append(nal)
+            continue
+        flush_group()
+        body = memoryview(nal)[hdr:]
+        if h265:
+            t = (nal[0] >> 1) & 0x3F
+            lead = bytes(((nal[0] & 0x81) | (49 << 1), nal[1]))
+        else:
+            t = nal[0] & 0x1F
+            lead = bytes(((nal[0] & 0xE0) | 28,))
+        step = room - len(lead) - 1
+        for off in range(0, len(body), step):
+            flags = (0x80 if off == 0 else 0) | (0x40 if off + step >= len(body) else 0)
+            out.append(lead + bytes((flags | t,)) + body[off : off + step])
+    flush_group()
+    return out
 
 
 # --- front door -------------------------------------------------------------------------

@@ -183,15 +183,24 @@ class PsDemuxer:
         self.stream_types: dict[int, int] = {}
         self._codecs: dict[int, str] = {}
         self._video_sid = -1
+        # Current access unit. PES mode: payloads of its PES packets. NAL mode: ES
+        # bytes from its first NAL on (the next AU's start is cut off when found).
         self._au = bytearray()
         self._au_pts: int | None = None
         self._au_dts: int | None = None
         self._au_open = False
         self._au_bad = False
+        self._nal_mode = False
+        self._au_vcl = False  # NAL mode: the AU has a slice, the next AU start ends it
+        self._au_key = False
+        self._nal_scan = 0  # NAL mode: where the start-code scan resumes
+        self._ptsq: list[list[int | bool | None]] = []  # NAL mode: [offset, pts, dts, used]
+        self._last_pts: int | None = None
+        self._pts_step = 0
         self._pack_since_video = False
         self._marker_ok = True
+        self._after_flush = False
         self._last_emit_pts: int | None = None
-        self._emitted_since_pack = False
         self._vts = _Unwrap33()
         self._vdts = _Unwrap33()
         self._ats = _Unwrap33()
@@ -225,7 +234,7 @@ class PsDemuxer:
             if len(buf) >= self._need or self._waiting_unit_cut():
                 self._parse(out, end_of_frame)
             if end_of_frame and self._marker_ok and self._au_open and not buf:
-                self._emit_video(out)
+                self._marker_flush(out)
         except (IndexError, ValueError, KeyError, OverflowError) as exc:
             self.reset()
             raise PsError(f"PS demuxer state reset: {exc}") from exc
@@ -246,12 +255,17 @@ class PsDemuxer:
         """End of stream: emit the pending frame; a partial unit is dropped."""
         out: list[EsFrame] = []
         if self._buf:
+            try:
+                self._parse(out, True)  # completes a zero-length (unbounded) video PES
+            except (IndexError, ValueError, KeyError, OverflowError):
+                self.stats["bad_units"] += 1
+        if self._buf:
             self.stats["dropped_bytes"] += len(self._buf)
             self._buf.clear()
         self._need = 0
         self._scan = 0
         if self._au_open:
-            self._emit_video(out)
+            self._emit_video(out, len(self._au))
         return out
 
     def reset(self) -> None:
@@ -426,10 +440,15 @@ class PsDemuxer:
         self._au = bytearray()
         self._au_open = False
         self._au_bad = False
+        self._au_vcl = False
+        self._au_key = False
+        self._nal_scan = 0
+        self._ptsq.clear()
         self._au_pts = self._au_dts = None
 
     def _video_pes(self, out: list[EsFrame], pos: int, end: int) -> None:
-        sid = self._buf[pos + 3]
+        buf = self._buf
+        sid = buf[pos + 3]
         stats = self.stats
         stats["pes"] += 1
         if self._video_sid < 0:
@@ -438,62 +457,196 @@ class PsDemuxer:
             stats["skipped_pes"] += 1
             return
         try:
-            payload, pts, dts = parse_pes_header(self._buf, pos, end)
+            payload, pts, dts = parse_pes_header(buf, pos, end)
         except (IndexError, ValueError):
             stats["bad_units"] += 1
             self._au_bad = self._au_open
             return
         new_pack = self._pack_since_video
         self._pack_since_video = False
+        if payload >= end:
+            return
+        codec = self._codecs.get(sid)
+        if codec is None:
+            guessed = guess_video_codec(buf[payload : min(end, payload + 4096)])
+            if guessed is not None:
+                codec = self._codecs[sid] = guessed
+        nal_mode = codec in ("h264", "h265")
+        if nal_mode != self._nal_mode:
+            if self._au_open:
+                self._emit_video(out, len(self._au))
+            self._drop_au()
+            self._nal_mode = nal_mode
+        if len(self._au) + (end - payload) > self._max_frame:
+            stats["oversize"] = stats.get("oversize", 0) + 1
+            self._drop_au()
+            self._au_bad = True
+            return
+        if nal_mode:
+            self._nal_pes(out, payload, end, pts, dts, codec == "h265")
+        else:
+            self._pes_mode_pes(out, payload, end, pts, dts, new_pack)
+
+    # PES mode (MPEG-4, SVAC, unknown): a new PTS starts a new access unit.
+
+    def _pes_mode_pes(
+        self, out: list[EsFrame], payload: int, end: int, pts: int | None, dts: int | None,
+        new_pack: bool,
+    ) -> None:
         if self._au_open:
             if pts is not None:
                 starts_new = pts != self._au_pts
             else:
                 starts_new = self._au_pts is None and new_pack
             if starts_new:
-                self._emit_video(out)
-        elif self._last_emit_pts is not None and self._marker_ok:
-            # Nothing pending right after a marker flush: if this PES belongs to the
-            # frame we already emitted, the sender's marker bit is not frame-aligned.
+                self._emit_video(out, len(self._au))
+        elif self._after_flush:
+            self._after_flush = False
+            # Right after a marker flush: a PES of the frame just emitted means the
+            # sender's marker bit is not frame-aligned.
             if (pts is not None and pts == self._last_emit_pts) or (pts is None and not new_pack):
-                self._marker_ok = False
-                stats["marker_split"] += 1
+                self._marker_split()
         if not self._au_open:
             self._au_open = True
             self._au_pts = pts
             self._au_dts = dts
-        au = self._au
-        if len(au) + (end - payload) > self._max_frame:
-            self._au_bad = True
-            return
         with memoryview(self._buf) as mv:
-            au += mv[payload:end]
+            self._au += mv[payload:end]
 
-    def _emit_video(self, out: list[EsFrame]) -> None:
-        data = bytes(self._au)
-        bad = self._au_bad or not data
-        pts = self._au_pts
-        dts = self._au_dts
-        self._last_emit_pts = pts
-        self._au.clear()
-        self._au_open = False
-        self._au_bad = False
+    # NAL mode (H.264/H.265): access units are delimited by NAL units (ITU-T H.264
+    # 7.4.1.2.3, H.265 7.4.2.4.4), PTS belongs to the first AU starting in its PES.
+
+    def _nal_pes(
+        self, out: list[EsFrame], payload: int, end: int, pts: int | None, dts: int | None,
+        h265: bool,
+    ) -> None:
+        au = self._au
+        buf = self._buf
+        if self._after_flush:
+            self._after_flush = False
+            if not (buf[payload] == 0 and buf[payload + 1 : payload + 3] in (b"\x00\x01", b"\x00\x00")):
+                self._marker_split()
+        if pts is not None:
+            q = self._ptsq
+            q.append([len(au), pts, dts, False])
+            if len(q) > 32:
+                del q[:-32]
+        with memoryview(buf) as mv:
+            au += mv[payload:end]
+        self._au_open = True
+        self._scan_nals(out, h265)
+
+    def _scan_nals(self, out: list[EsFrame], h265: bool) -> None:
+        au = self._au
+        n = len(au)
+        need = 6 if h265 else 5  # start code + header + first slice-header byte
+        i = au.find(b"\x00\x00\x01", self._nal_scan)
+        while i >= 0:
+            if i + need > n:
+                break
+            b = au[i + 3]
+            if h265:
+                t = (b >> 1) & 0x3F
+                if t < 32:
+                    vcl = True
+                    starts = bool(au[i + 5] & 0x80)  # first_slice_segment_in_pic_flag
+                    key = 16 <= t <= 23
+                else:
+                    vcl = key = False
+                    starts = t in (32, 33, 34, 35, 39) or 41 <= t <= 44 or 48 <= t <= 55
+            else:
+                t = b & 0x1F
+                if 1 <= t <= 5:
+                    vcl = True
+                    starts = bool(au[i + 4] & 0x80)  # first_mb_in_slice == 0
+                    key = t == 5
+                else:
+                    vcl = key = False
+                    starts = t in (6, 7, 8, 9) or 14 <= t <= 18
+            if starts and self._au_vcl:
+                cut = i - 1 if i > 0 and au[i - 1] == 0 else i
+                self._emit_video(out, cut)
+                i -= cut
+                n = len(au)
+            if vcl:
+                self._au_vcl = True
+                if key:
+                    self._au_key = True
+            i = au.find(b"\x00\x00\x01", i + 3)
+        self._nal_scan = i if i >= 0 else max(0, n - 2)
+
+    def _marker_split(self) -> None:
+        self._marker_ok = False
+        self.stats["marker_split"] += 1
+
+    def _marker_flush(self, out: list[EsFrame]) -> None:
+        if self._nal_mode and not self._au_vcl:
+            return  # parameter sets only so far: the slices are still to come
+        self._emit_video(out, len(self._au))
+        self._after_flush = True
+
+    def _take_pts(self) -> tuple[int | None, int | None]:
+        """PTS/DTS of the AU starting at offset 0 of ``_au`` (NAL mode)."""
+        q = self._ptsq
+        best = -1
+        for k, entry in enumerate(q):
+            if entry[0] <= 3:  # type: ignore[operator]
+                best = k
+            else:
+                break
+        if best < 0:
+            return None, None
+        if best:
+            del q[:best]
+        entry = q[0]
+        if entry[3]:
+            return None, None
+        entry[3] = True
+        return entry[1], entry[2]  # type: ignore[return-value]
+
+    def _emit_video(self, out: list[EsFrame], end: int) -> None:
+        """Emit ``_au[:end]`` as a frame and keep the rest as the start of the next."""
+        au = self._au
+        bad = self._au_bad
+        if self._nal_mode:
+            pts, dts = self._take_pts()
+            has_frame = self._au_vcl
+            key = self._au_key
+        else:
+            pts, dts = self._au_pts, self._au_dts
+            has_frame = end > 0
+            key = False
+        data = bytes(au[:end]) if has_frame and not bad else b""
+        if end >= len(au):
+            au.clear()
+        else:
+            del au[:end]
+        for entry in self._ptsq:
+            entry[0] -= end  # type: ignore[operator]
+        self._nal_scan = max(0, self._nal_scan - end)
+        self._au_open = bool(au)
+        self._au_vcl = self._au_key = self._au_bad = False
         self._au_pts = self._au_dts = None
+        if not has_frame:
+            return
         if bad:
             self.stats["dropped_frames"] += 1
             return
         sid = self._video_sid
-        codec = self._codecs.get(sid)
-        if codec is None:
-            guessed = guess_video_codec(data)
-            if guessed is None:
-                codec = "unknown"
-            else:
-                codec = self._codecs[sid] = guessed
+        codec = self._codecs.get(sid) or guess_video_codec(data) or "unknown"
+        if not self._nal_mode:
+            key = is_keyframe(codec, data)
         ext_pts = self._vts(pts)
         ext_dts = self._vdts(dts) if dts is not None else ext_pts
+        if ext_pts is None and self._last_pts is not None and self._pts_step:
+            ext_pts = ext_dts = self._last_pts + self._pts_step  # unstamped AU: extrapolate
+        if ext_pts is not None:
+            if self._last_pts is not None and 0 < ext_pts - self._last_pts < 90000:
+                self._pts_step = ext_pts - self._last_pts
+            self._last_pts = ext_pts
+        self._last_emit_pts = pts
         self.stats["video_frames"] += 1
-        out.append(EsFrame("video", codec, ext_pts, ext_dts, data, is_keyframe(codec, data)))
+        out.append(EsFrame("video", codec, ext_pts, ext_dts, data, key))
 
     def _audio_pes(self, out: list[EsFrame], pos: int, end: int, sid: int) -> None:
         self.stats["pes"] += 1

@@ -195,6 +195,10 @@ class RtpReceiver:
     Payload views reference the pushed buffer; reusable (mutable) receive buffers are
     copied when a packet has to wait in the reorder buffer.
 
+    The first ``startup_packets`` packets are collected before anything is delivered
+    and delivery starts at the lowest of them, so a reordered stream start (usually
+    the keyframe) is not thrown away as "late"; ``max_delay`` bounds that wait too.
+
     ``expected_ssrc=None`` latches the first SSRC seen and re-latches only after
     ``relatch_after`` consecutive packets of another SSRC (a restarted camera).
     """
@@ -218,6 +222,9 @@ class RtpReceiver:
         "_pending_gap",
         "_relatch",
         "_restart_pkt",
+        "_start_ref",
+        "_startup",
+        "_stray",
         "_window",
         "bytes",
         "duplicates",
@@ -239,6 +246,7 @@ class RtpReceiver:
         max_delay: float = 0.1,
         on_payload: PayloadCallback | None = None,
         relatch_after: int = 50,
+        startup_packets: int = 3,
     ) -> None:
         if reorder_window < 1:
             raise ValueError("reorder_window must be >= 1")
@@ -251,6 +259,9 @@ class RtpReceiver:
         self._relatch = relatch_after
         self._other_ssrc = -1
         self._other_run = 0
+        self._startup = max(1, startup_packets)
+        self._start_ref = -1
+        self._stray: list[tuple[int, tuple[memoryview, bool, int, float | None]]] = []
         self._next = -1  # extended seq of the next payload to deliver; -1 = not started
         self._base = 0
         self._max_ext = -1
@@ -328,8 +339,8 @@ class RtpReceiver:
         payload = memoryview(datagram)[start:end]
         nxt = self._next
         if nxt < 0:
-            self._start(seq)
-            nxt = self._next
+            self._startup_push(out, payload, marker, ts, seq, now)
+            return out if out is not None else _NO_DELIVERY
         delta = (seq - nxt) & 0xFFFF
         if delta >= 0x8000:
             delta -= _SEQ_MOD
@@ -351,12 +362,17 @@ class RtpReceiver:
         """Release packets held longer than ``max_delay`` (call from a timer)."""
         out: list[Delivered] | None = None if self._cb else []
         if self._held and self._oldest_at is not None and now - self._oldest_at >= self._max_delay:
-            self._release_due(out, now)
+            if self._next < 0:
+                self._begin(out)
+            else:
+                self._release_due(out, now)
         return out if out is not None else _NO_DELIVERY
 
     def flush(self) -> Sequence[Delivered]:
         """Deliver everything held (in order, skipping gaps), e.g. at session end."""
         out: list[Delivered] | None = None if self._cb else []
+        if self._held and self._next < 0:
+            self._begin(out)
         if self._held:
             self._advance_to(max(self._held) + 1, out)
         return out if out is not None else _NO_DELIVERY
@@ -393,6 +409,66 @@ class RtpReceiver:
         self._bad_seq = -1
         self._restart_pkt = None
         self._pending_gap = True
+        self._start_ref = -1
+        self._stray = []
+
+    def _startup_push(
+        self,
+        out: list[Delivered] | None,
+        payload: memoryview,
+        marker: bool,
+        ts: int,
+        seq: int,
+        now: float | None,
+    ) -> None:
+        """Collect the first packets (keyed by offset from the first one) before starting."""
+        held = self._held
+        if self._start_ref < 0:
+            self._start_ref = seq
+        rel = (seq - self._start_ref) & 0xFFFF
+        if rel >= 0x8000:
+            rel -= _SEQ_MOD
+        item = (self._keep(payload), marker, ts, now)
+        if abs(rel) > self._window:
+            # Far from what we collected: a stray packet, or the first ones were.
+            strays = self._stray
+            strays.append((seq, item))
+            if len(strays) < self._startup:
+                return
+            self.late += len(held)
+            held.clear()
+            self._stray = []
+            self._start_ref = strays[0][0]
+            for s, it in strays:
+                r = (s - self._start_ref) & 0xFFFF
+                held[r - _SEQ_MOD if r >= 0x8000 else r] = it
+            if len(held) >= self._startup:
+                self._begin(out)
+            return
+        if self._stray:
+            self.late += len(self._stray)
+            self._stray = []
+        if rel in held:
+            self.duplicates += 1
+            return
+        if held and rel < max(held):
+            self.reordered += 1
+        held[rel] = item
+        if now is not None and self._oldest_at is None:
+            self._oldest_at = now
+        if len(held) >= self._startup:
+            self._begin(out)
+
+    def _begin(self, out: list[Delivered] | None) -> None:
+        """End of probation: number the collected packets and deliver from the lowest."""
+        held = self._held
+        lo, hi = min(held), max(held)
+        self._start((self._start_ref + lo) & 0xFFFF)
+        first = self._next
+        self._held = {first + rel - lo: item for rel, item in held.items()}
+        self.received += len(held)
+        self._max_ext = max(self._max_ext, first + hi - lo)
+        self._drain(out)
 
     def _start(self, seq: int) -> None:
         if self._max_ext >= 0:

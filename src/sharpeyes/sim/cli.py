@@ -132,7 +132,7 @@ def _local_address(server_host: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.connect((server_host, 9))
-            return s.getsockname()[0]
+            return str(s.getsockname()[0])
         except OSError:
             return "127.0.0.1"
 
@@ -243,12 +243,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.devices < 0 or args.channels < 1:
         print("--devices must be >= 0 and --channels >= 1", file=sys.stderr)
         return 2
-    try:
-        import uvloop
+    runner = asyncio.Runner()
+    # uvloop for UDP only: sip/transport.py's _TcpConn asserts an asyncio.Transport,
+    # which uvloop's TCPTransport is not, so every TCP connection fails under uvloop.
+    if args.transport == "udp":
+        with contextlib.suppress(ImportError):
+            import uvloop
 
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
+            runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     try:
         with runner:
             return runner.run(_main(args))

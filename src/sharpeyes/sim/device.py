@@ -439,7 +439,7 @@ class SimDevice:
         if not self._running or "offline" in self.faults:
             return
         if self.registered and "no_keepalive" not in self.faults:
-            self.fleet.stack.schedule(self.send_keepalive())
+            self.fleet.stack.schedule(_quiet(self.send_keepalive(), self.device_id))
         interval = self.config.keepalive_interval * self.fleet.rng.uniform(0.95, 1.05)
         self._keepalive = asyncio.get_running_loop().call_later(interval, self._keepalive_due)
 
@@ -718,7 +718,7 @@ class SimDevice:
         return None
 
     def _query_config(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
-        basic = {
+        basic: dict[str, manscdp.FieldValue] = {
             "Name": self.config.name,
             "DeviceID": self.device_id,
             "SIPServerID": self.fleet.server_id,

@@ -125,7 +125,7 @@ class SimFleet:
         loop = asyncio.get_running_loop()
         host, port = self.server
         infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
-        self._peer = Peer(self.transport, infos[0][4][0], port)
+        self._peer = Peer(self.transport, str(infos[0][4][0]), port)
         last_error: OSError | None = None
         for _ in range(5):
             # The UDP socket picks the port; for TCP a listener on the same port lets the
@@ -156,7 +156,7 @@ class SimFleet:
         """Send a request to the platform in a client transaction; SipTimeout on failure."""
         peer = self.server_peer
         if peer.transport == "tcp":
-            pass
+            await self._ensure_connected(peer)
         return await self.stack.request(req, peer, timeout=timeout or self.request_timeout)
 
     async def _ensure_connected(self, peer: Peer) -> None:

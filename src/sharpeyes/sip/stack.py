@@ -104,6 +104,8 @@ class SipStack:
         self._sweeper: asyncio.Task[None] | None = None
         self._cseq = itertools.count(1)
         self.on_stray_response: ResponseHook | None = None
+        # handling latency (receive → response sent) of the last requests, seconds
+        self.latency: deque[float] = deque(maxlen=20_000)
         self.stats = {
             "requests": 0,
             "retransmissions_absorbed": 0,
@@ -151,11 +153,11 @@ class SipStack:
             self._server_tx[key] = _ServerTx(peer)
             self._server_tx_expiry.append((time.monotonic() + self.server_tx_lifetime, key))
         self.stats["requests"] += 1
-        task = asyncio.get_running_loop().create_task(self._handle(msg, peer, key))
+        task = asyncio.get_running_loop().create_task(self._handle(msg, peer, key, time.perf_counter()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, req: SipRequest, peer: Peer, key: tuple[str, str, str]) -> None:
+    async def _handle(self, req: SipRequest, peer: Peer, key: tuple[str, str, str], t0: float) -> None:
         try:
             response = await self.handler(req, peer)
         except Exception:
@@ -165,6 +167,7 @@ class SipStack:
         if response is None or req.method == "ACK":
             return
         self.send_response(req, response, peer, key)
+        self.latency.append(time.perf_counter() - t0)
 
     def send_response(
         self, req: SipRequest, response: SipResponse, peer: Peer, key: tuple[str, str, str] | None = None
@@ -312,6 +315,14 @@ class SipStack:
         while q and q[0][0] <= now:
             _, key = q.popleft()
             self._server_tx.pop(key, None)
+
+    def latency_percentiles(self) -> dict[str, float]:
+        """p50/p99 handling latency in milliseconds over the recent window."""
+        if not self.latency:
+            return {"p50_ms": 0.0, "p99_ms": 0.0, "samples": 0}
+        data = sorted(self.latency)
+        pick = lambda q: data[min(len(data) - 1, int(q * len(data)))] * 1000  # noqa: E731
+        return {"p50_ms": round(pick(0.5), 3), "p99_ms": round(pick(0.99), 3), "samples": len(data)}
 
     def schedule(self, coro: Awaitable[None]) -> None:
         """Run a coroutine owned by the stack (cancelled on stop)."""

@@ -25,6 +25,8 @@ async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
     return {
         **counts,
         "sip": {**node.stack.transport.stats, **node.stack.stats},
+        "sip_latency": node.stack.latency_percentiles(),
+        "devices_in_memory": len(node.registry.devices),
         "registrar": node.registrar.stats if node.registrar else {},
         "messaging": node.messaging.stats,
     }
