@@ -60,7 +60,9 @@ def start_node(tmp: Path, sip_port: int, http_port: int) -> subprocess.Popen[byt
         SHARPEYES_SIP__KEEPALIVE_INTERVAL="600",
         SHARPEYES_LOG_LEVEL="warning",
     )
-    proc = subprocess.Popen([sys.executable, "-m", "sharpeyes.cli", "serve"], env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharpeyes.cli", "serve"], env=env, stdout=subprocess.DEVNULL
+    )
     for _ in range(300):
         try:
             http(f"http://127.0.0.1:{http_port}/api/health")
@@ -75,17 +77,26 @@ def device_ids(start: int, count: int) -> list[str]:
     return [f"3402000000132{7:01d}{n:06d}" for n in range(start, start + count)]
 
 
-async def run_fleet(ids: list[str], sip_port: int, interval: float, duration: float, out: mp.Queue) -> None:
+async def run_fleet(
+    ids: list[str], sip_port: int, interval: float, duration: float, out: mp.Queue
+) -> None:
     from sharpeyes.sim.device import SimChannel, SimDeviceConfig
     from sharpeyes.sim.fleet import SimFleet
 
     fleet = SimFleet(server=("127.0.0.1", sip_port), server_id=SERVER_ID, domain=DOMAIN)
     for did in ids:
         ch = SimChannel(
-            channel_id=did[:10] + "131" + did[13:], name=f"bench {did[-6:]}", civil_code="34020000",
-            longitude=117.123451, latitude=31.654321,
+            channel_id=did[:10] + "131" + did[13:],
+            name=f"bench {did[-6:]}",
+            civil_code="34020000",
+            longitude=117.123451,
+            latitude=31.654321,
         )
-        fleet.add(SimDeviceConfig(device_id=did, password=PASSWORD, channels=[ch], keepalive_interval=interval))
+        fleet.add(
+            SimDeviceConfig(
+                device_id=did, password=PASSWORD, channels=[ch], keepalive_interval=interval
+            )
+        )
     await fleet.start()
     t0 = time.perf_counter()
     statuses = await fleet.register_all(concurrency=200)
@@ -113,7 +124,9 @@ async def run_fleet(ids: list[str], sip_port: int, interval: float, duration: fl
     await fleet.stop(unregister=False)
 
 
-def fleet_worker(ids: list[str], sip_port: int, interval: float, duration: float, out: mp.Queue) -> None:
+def fleet_worker(
+    ids: list[str], sip_port: int, interval: float, duration: float, out: mp.Queue
+) -> None:
     try:
         import uvloop
 
@@ -122,12 +135,23 @@ def fleet_worker(ids: list[str], sip_port: int, interval: float, duration: float
         asyncio.run(run_fleet(ids, sip_port, interval, duration, out))
 
 
-def bench_once(k: int, rate: float, duration: float, procs: int, offset: int, sip_port: int, http_port: int, node: psutil.Process) -> dict:
+def bench_once(
+    k: int,
+    rate: float,
+    duration: float,
+    procs: int,
+    offset: int,
+    sip_port: int,
+    http_port: int,
+    node: psutil.Process,
+) -> dict:
     interval = k / rate
     ids = device_ids(offset, k)
     chunks = [ids[i::procs] for i in range(procs)]
     q: mp.Queue = mp.Queue()
-    workers = [mp.Process(target=fleet_worker, args=(c, sip_port, interval, duration, q)) for c in chunks]
+    workers = [
+        mp.Process(target=fleet_worker, args=(c, sip_port, interval, duration, q)) for c in chunks
+    ]
     for w in workers:
         w.start()
     reg = [q.get(timeout=900) for _ in workers]
@@ -137,7 +161,10 @@ def bench_once(k: int, rate: float, duration: float, procs: int, offset: int, si
     ka = [q.get(timeout=duration + 600) for _ in workers]
     cpu = (sum(node.cpu_times()[:2]) - cpu_t0) / (time.perf_counter() - wall0)
     rss = node.memory_info().rss
-    token = http(f"http://127.0.0.1:{http_port}/api/auth/login", body={"username": "admin", "password": ADMIN})["access_token"]
+    token = http(
+        f"http://127.0.0.1:{http_port}/api/auth/login",
+        body={"username": "admin", "password": ADMIN},
+    )["access_token"]
     stats = http(f"http://127.0.0.1:{http_port}/api/stats", token)
     for w in workers:
         w.join(60)
@@ -164,15 +191,21 @@ def bench_once(k: int, rate: float, duration: float, procs: int, offset: int, si
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--devices", type=int, nargs="+", default=[1000, 10000])
-    ap.add_argument("--rate", type=float, default=1000.0, help="total keepalives per second (accelerated)")
+    ap.add_argument(
+        "--rate", type=float, default=1000.0, help="total keepalives per second (accelerated)"
+    )
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--procs", type=int, default=1, help="simulator processes")
     args = ap.parse_args()
 
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    )
     rows = []
     offset = 0
     for k in args.devices:
@@ -181,7 +214,11 @@ def main() -> None:
             proc = start_node(Path(tmp), sip_port, http_port)
             node = psutil.Process(proc.pid)
             try:
-                rows.append(bench_once(k, args.rate, args.duration, args.procs, offset, sip_port, http_port, node))
+                rows.append(
+                    bench_once(
+                        k, args.rate, args.duration, args.procs, offset, sip_port, http_port, node
+                    )
+                )
             finally:
                 proc.terminate()
                 proc.wait(30)
@@ -189,14 +226,25 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
 
     print()
-    print("| devices | registered | reg/s | keepalive/s (target) | lost | RTT p50/p99 ms | node p50/p99 ms | node CPU % | node RSS MB | RSS per 1k MB |")
+    print(
+        "| devices | registered | reg/s | keepalive/s (target) | lost | RTT p50/p99 ms "
+        "| node p50/p99 ms | node CPU % | node RSS MB | RSS per 1k MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(
-            f"| {r['devices']} | {r['registered']} | {r['reg_per_s']:.0f} | {r['keepalive_ok_per_s']:.0f} ({r['keepalive_target_per_s']:.0f}) "
-            f"| {r['keepalive_lost']} | {r['rtt_p50_ms']:.1f} / {r['rtt_p99_ms']:.1f} | {r['node_p50_ms']:.2f} / {r['node_p99_ms']:.2f} "
-            f"| {r['node_cpu_pct']:.0f} | {r['node_rss_mb']:.0f} | {r['node_rss_mb'] / r['devices'] * 1000:.1f} |"
-        )
+        cells = [
+            r["devices"],
+            r["registered"],
+            f"{r['reg_per_s']:.0f}",
+            f"{r['keepalive_ok_per_s']:.0f} ({r['keepalive_target_per_s']:.0f})",
+            r["keepalive_lost"],
+            f"{r['rtt_p50_ms']:.1f} / {r['rtt_p99_ms']:.1f}",
+            f"{r['node_p50_ms']:.2f} / {r['node_p99_ms']:.2f}",
+            f"{r['node_cpu_pct']:.0f}",
+            f"{r['node_rss_mb']:.0f}",
+            f"{r['node_rss_mb'] / r['devices'] * 1000:.1f}",
+        ]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
 if __name__ == "__main__":

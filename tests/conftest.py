@@ -72,3 +72,17 @@ async def database(db_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """Tests run on uvloop, as the node does in production (``sharpeyes serve``)."""
+    import uvloop
+
+    return {"uvloop": uvloop.new_event_loop}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that touch a database run again on PostgreSQL (``make test-pg``)."""
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)

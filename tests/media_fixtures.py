@@ -53,7 +53,17 @@ def ps_rtp(
 def ffprobe_streams(path: Path, *extra: str) -> list[dict[str, object]]:
     """``ffprobe -count_frames -show_streams`` as JSON (raises on a non-zero exit)."""
     res = subprocess.run(
-        [FFPROBE, "-v", "error", *extra, "-count_frames", "-show_streams", "-of", "json", str(path)],
+        [
+            FFPROBE,
+            "-v",
+            "error",
+            *extra,
+            "-count_frames",
+            "-show_streams",
+            "-of",
+            "json",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

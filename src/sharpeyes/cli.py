@@ -45,8 +45,11 @@ async def _serve(settings: Settings) -> None:
 
     node = Node(settings)
     await node.start()
-    print(f"sharpeyes node {settings.sip.id}: SIP {settings.sip.host}:{node.stack.port}, "
-          f"HTTP http://{settings.http.host}:{node.http_port}/", flush=True)
+    print(
+        f"sharpeyes node {settings.sip.id}: SIP {settings.sip.host}:{node.stack.port}, "
+        f"HTTP http://{settings.http.host}:{node.http_port}/",
+        flush=True,
+    )
     try:
         await _wait_for_signal()
     finally:
@@ -73,7 +76,9 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
     node = Node(settings)
     await node.start()
     sip = settings.sip
-    configs = build_county(seed=1, platform_domain=sip.domain, password=sip.password, keepalive_interval=keepalive)
+    configs = build_county(
+        seed=1, platform_domain=sip.domain, password=sip.password, keepalive_interval=keepalive
+    )
     fleet = SimFleet(server=("127.0.0.1", node.stack.port), server_id=sip.id, domain=sip.domain)
     for cfg in configs:
         fleet.add(cfg)
@@ -90,7 +95,8 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
                 f"  console:   http://{host}:{node.http_port}/",
                 f"  API docs:  http://{host}:{node.http_port}/api/docs",
                 f"  login:     admin / {settings.auth.admin_password}",
-                f"  SIP:       {sip.id}@{sip.domain} on udp+tcp {host}:{node.stack.port} (password {sip.password})",
+                f"  SIP:       {sip.id}@{sip.domain} on udp+tcp {host}:{node.stack.port}",
+                f"             device password {sip.password}",
                 f"  simulated: {len(configs)} devices, {cameras} cameras (data in {data_dir}/)",
                 "  stop with Ctrl-C",
                 "",
@@ -106,7 +112,9 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sharpeyes", description="GB/T 28181 video networking platform")
+    parser = argparse.ArgumentParser(
+        prog="sharpeyes", description="GB/T 28181 video networking platform"
+    )
     parser.add_argument("--log-level", default=os.environ.get("SHARPEYES_LOG_LEVEL", "info"))
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -117,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--data", type=Path, default=Path("data"))
     p_demo.add_argument("--http-port", type=int, default=8080)
     p_demo.add_argument("--sip-port", type=int, default=5060)
-    p_demo.add_argument("--keepalive", type=float, default=30.0, help="simulated keepalive interval (s)")
+    p_demo.add_argument(
+        "--keepalive", type=float, default=30.0, help="simulated keepalive interval (s)"
+    )
 
     sub.add_parser("sim", help="simulated GB28181 devices against any platform", add_help=False)
 

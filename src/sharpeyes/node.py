@@ -46,7 +46,8 @@ class Node:
             host=sip.host,
             port=sip.port,
             handler=self.on_request,
-            advertised_host=sip.advertised_host or (sip.host if sip.host != "0.0.0.0" else "127.0.0.1"),
+            advertised_host=sip.advertised_host
+            or (sip.host if sip.host != "0.0.0.0" else "127.0.0.1"),
             user_agent=sip.user_agent,
             t1=sip.t1,
         )
@@ -102,7 +103,10 @@ class Node:
         if http:
             await self._start_http()
         log.info(
-            "node %s up: SIP %s:%d (udp+tcp), HTTP %s", sip.id, sip.host, self.stack.port,
+            "node %s up: SIP %s:%d (udp+tcp), HTTP %s",
+            sip.id,
+            sip.host,
+            self.stack.port,
             f"{self.settings.http.host}:{self.http_port}" if http else "off",
         )
 
@@ -157,7 +161,11 @@ class Node:
         if method in ("BYE", "INFO", "CANCEL"):
             return response_for(req, 481)
         if method in ("INVITE", "SUBSCRIBE"):
-            return response_for(req, 488 if method == "INVITE" else 489, "Not Acceptable Here" if method == "INVITE" else "Bad Event")
+            return response_for(
+                req,
+                488 if method == "INVITE" else 489,
+                "Not Acceptable Here" if method == "INVITE" else "Bad Event",
+            )
         return response_for(req, 405, headers=[("Allow", ALLOW)])
 
 

@@ -45,7 +45,9 @@ async def node(make_node: NodeFactory) -> Node:
     return await make_node()
 
 
-async def login(node: Node, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.AsyncClient:
+async def login(
+    node: Node, username: str = "admin", password: str = ADMIN_PASSWORD
+) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30)
     r = await client.post("/api/auth/login", json={"username": username, "password": password})
     r.raise_for_status()

@@ -28,7 +28,9 @@ def ipc(n: int, password: str = "12345678", **kw: Any) -> SimDeviceConfig:
         longitude=117.123451,
         latitude=31.654321,
     )
-    return SimDeviceConfig(device_id=device_id(n), password=password, kind="ipc", channels=[cam], **kw)
+    return SimDeviceConfig(
+        device_id=device_id(n), password=password, kind="ipc", channels=[cam], **kw
+    )
 
 
 def nvr(n: int, channels: int = 8, password: str = "12345678", **kw: Any) -> SimDeviceConfig:
@@ -43,15 +45,24 @@ def nvr(n: int, channels: int = 8, password: str = "12345678", **kw: Any) -> Sim
         )
         for c in range(1, channels + 1)
     ]
-    return SimDeviceConfig(device_id=device_id(n, 118), password=password, kind="nvr", channels=cams, **kw)
+    return SimDeviceConfig(
+        device_id=device_id(n, 118), password=password, kind="nvr", channels=cams, **kw
+    )
 
 
 def fleet_for(node: Node, transport: str = "udp") -> SimFleet:
     sip = node.settings.sip
-    return SimFleet(server=("127.0.0.1", node.stack.port), server_id=sip.id, domain=sip.domain, transport=transport)
+    return SimFleet(
+        server=("127.0.0.1", node.stack.port),
+        server_id=sip.id,
+        domain=sip.domain,
+        transport=transport,
+    )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 10.0) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 10.0
+) -> None:
     """Poll until ``check`` is true; fail with a timeout otherwise."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -92,6 +103,7 @@ class EventReader:
 
     def of(self, type_: str, **match: Any) -> list[dict[str, Any]]:
         return [
-            e for e in self.events
+            e
+            for e in self.events
             if e["type"] == type_ and all(e["data"].get(k) == v for k, v in match.items())
         ]

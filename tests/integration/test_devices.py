@@ -15,7 +15,9 @@ pytestmark = pytest.mark.db
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-async def test_devices_register_go_online_and_sync_catalogs(make_node: NodeFactory, transport: str) -> None:
+async def test_devices_register_go_online_and_sync_catalogs(
+    make_node: NodeFactory, transport: str
+) -> None:
     node = await make_node()
     api = await login(node)
     fleet = fleet_for(node, transport)
@@ -36,7 +38,9 @@ async def test_devices_register_go_online_and_sync_catalogs(make_node: NodeFacto
         devices = (await api.get("/api/devices")).json()
         assert devices["total"] == 5
         assert all(d["online"] and d["transport"] == transport for d in devices["items"])
-        channels = (await api.get("/api/channels", params={"limit": 1000, "status": "online"})).json()
+        channels = (
+            await api.get("/api/channels", params={"limit": 1000, "status": "online"})
+        ).json()
         assert channels["total"] == 27
         nvr16 = configs[4]
         chans = (await api.get(f"/api/devices/{nvr16.device_id}/channels")).json()
@@ -50,7 +54,11 @@ async def test_devices_register_go_online_and_sync_catalogs(make_node: NodeFacto
         # name search, civil-code filter and pagination
         r = (await api.get("/api/channels", params={"q": "测试枪机2"})).json()
         assert [c["name"] for c in r["items"]] == ["测试枪机2号"]
-        r = (await api.get("/api/channels", params={"civil_code": "34020002", "limit": 5, "offset": 20})).json()
+        r = (
+            await api.get(
+                "/api/channels", params={"civil_code": "34020002", "limit": 5, "offset": 20}
+            )
+        ).json()
         assert r["total"] == 24 and len(r["items"]) == 4
 
         # DeviceInfo was asked after registration and stored
@@ -68,7 +76,9 @@ async def _has_model(api, device_id: str) -> bool:  # type: ignore[no-untyped-de
     return bool((await api.get(f"/api/devices/{device_id}")).json().get("model"))
 
 
-async def test_device_without_keepalive_goes_offline_with_its_channels(make_node: NodeFactory) -> None:
+async def test_device_without_keepalive_goes_offline_with_its_channels(
+    make_node: NodeFactory,
+) -> None:
     node = await make_node(sip={"keepalive_interval": 1, "keepalive_timeout_count": 2})
     api = await login(node)
     token = api.headers["Authorization"].split()[1]
@@ -82,8 +92,12 @@ async def test_device_without_keepalive_goes_offline_with_its_channels(make_node
             fleet.start_keepalives()
             await eventually(lambda: _channels_online(api, quiet.device_id, 4), 10)
             quiet.set_fault("no_keepalive")
-            await eventually(lambda: bool(events.of("device.offline", device_id=quiet.device_id)), 8)
-            await eventually(lambda: len(events.of("channel.offline", device_id=quiet.device_id)) == 4, 5)
+            await eventually(
+                lambda: bool(events.of("device.offline", device_id=quiet.device_id)), 8
+            )
+            await eventually(
+                lambda: len(events.of("channel.offline", device_id=quiet.device_id)) == 4, 5
+            )
         dev = (await api.get(f"/api/devices/{quiet.device_id}")).json()
         assert dev["online"] is False
         chans = (await api.get(f"/api/devices/{quiet.device_id}/channels")).json()["items"]
@@ -91,7 +105,9 @@ async def test_device_without_keepalive_goes_offline_with_its_channels(make_node
         history = (await api.get(f"/api/devices/{quiet.device_id}/history")).json()
         device_rows = [h for h in history if h["channel_id"] is None]
         assert [h["reason"] for h in device_rows[:2]] == ["keepalive_timeout", "register"]
-        assert sum(1 for h in history if h["channel_id"] and h["reason"] == "keepalive_timeout") == 4
+        assert (
+            sum(1 for h in history if h["channel_id"] and h["reason"] == "keepalive_timeout") == 4
+        )
         assert (await api.get(f"/api/devices/{healthy.device_id}")).json()["online"] is True
 
         # the device resumes keepalives while still registered: back online
@@ -107,7 +123,9 @@ async def _channels_online(api, device_id: str, n: int) -> bool:  # type: ignore
     return sum(c["online"] for c in r["items"]) == n
 
 
-async def test_wrong_password_is_refused_and_repeated_failures_lock_the_source(make_node: NodeFactory) -> None:
+async def test_wrong_password_is_refused_and_repeated_failures_lock_the_source(
+    make_node: NodeFactory,
+) -> None:
     node = await make_node(sip={"auth_max_failures": 3})
     fleet = fleet_for(node)
     bad = fleet.add(ipc(11, password="wrong-password"))
@@ -115,7 +133,9 @@ async def test_wrong_password_is_refused_and_repeated_failures_lock_the_source(m
     await fleet.start()
     try:
         assert await bad.register() == 403
-        assert node.registry.get(bad.device_id) is None or not node.registry.get(bad.device_id).online
+        assert (
+            node.registry.get(bad.device_id) is None or not node.registry.get(bad.device_id).online
+        )
         assert await bad.register() == 403
         assert await bad.register() == 403
         # the source address is now refused, even for a correct password
@@ -152,7 +172,9 @@ async def test_pending_admission_until_an_operator_admits(make_node: NodeFactory
         assert [d["id"] for d in pending["items"]] == [dev.device_id]
         assert pending["items"][0]["online"] is False
         assert await dev.register() == 403  # still held
-        r = await api.post(f"/api/devices/{dev.device_id}/admission", json={"admission": "admitted"})
+        r = await api.post(
+            f"/api/devices/{dev.device_id}/admission", json={"admission": "admitted"}
+        )
         assert r.status_code == 200
         assert await dev.register() == 200
         assert (await api.get(f"/api/devices/{dev.device_id}")).json()["online"] is True
@@ -165,7 +187,9 @@ async def test_pending_admission_until_an_operator_admits(make_node: NodeFactory
         await api.aclose()
 
 
-async def test_restart_keeps_devices_online_until_their_own_deadline(make_node: NodeFactory, db_url: str) -> None:
+async def test_restart_keeps_devices_online_until_their_own_deadline(
+    make_node: NodeFactory, db_url: str
+) -> None:
     first = await make_node(sip={"keepalive_interval": 2, "keepalive_timeout_count": 2})
     fleet = fleet_for(first)
     dev = fleet.add(ipc(31, keepalive_interval=100))
@@ -199,7 +223,9 @@ async def test_queries_ptz_presets_alarms_and_catalog_notify(node: Node, api) ->
             chans = (await api.get(f"/api/devices/{dev.device_id}/channels")).json()["items"]
             first = next(c for c in chans if c["channel_id"] == dev.channels[0].channel_id)
 
-            r = await api.post(f"/api/channels/{first['id']}/ptz", json={"action": "right", "speed": 128})
+            r = await api.post(
+                f"/api/channels/{first['id']}/ptz", json={"action": "right", "speed": 128}
+            )
             assert r.status_code == 200 and r.json()["command"] == "A50F010180000036"
             await eventually(lambda: any(e[2] == "right" for e in dev.ptz_log), 5)
             assert dev.ptz_log[-1][0] == first["channel_id"]
@@ -207,21 +233,31 @@ async def test_queries_ptz_presets_alarms_and_catalog_notify(node: Node, api) ->
             presets = (await api.get(f"/api/channels/{first['id']}/presets")).json()
             assert presets and all("PresetID" in p for p in presets)
 
-            await dev.send_alarm(first["channel_id"], priority=1, method=5, alarm_type=2, description="移动侦测")
+            await dev.send_alarm(
+                first["channel_id"], priority=1, method=5, alarm_type=2, description="移动侦测"
+            )
             await eventually(lambda: bool(events.of("alarm", device_id=dev.device_id)), 5)
             alarms = (await api.get("/api/alarms")).json()["items"]
             assert alarms[0]["alarm_device_id"] == first["channel_id"]
-            assert alarms[0]["priority"] == 1 and alarms[0]["method"] == 5 and alarms[0]["alarm_type"] == 2
+            assert (
+                alarms[0]["priority"] == 1
+                and alarms[0]["method"] == 5
+                and alarms[0]["alarm_type"] == 2
+            )
             assert alarms[0]["description"] == "移动侦测"
             r = await api.post(f"/api/alarms/{alarms[0]['id']}/reset")
             assert r.status_code == 200 and r.json()["reset_sent_at"]
-            await eventually(lambda: any(m == ("MESSAGE", "DeviceControl") for m in dev.received), 5)
+            await eventually(
+                lambda: any(m == ("MESSAGE", "DeviceControl") for m in dev.received), 5
+            )
             r = await api.post(f"/api/alarms/{alarms[0]['id']}/ack")
             assert r.json()["acknowledged_by"] == "admin"
 
             # the device reports a channel lost: it goes offline by itself
             await dev.set_channel_status(first["channel_id"], "OFF")
-            await eventually(lambda: bool(events.of("channel.offline", channel_id=first["channel_id"])), 5)
+            await eventually(
+                lambda: bool(events.of("channel.offline", channel_id=first["channel_id"])), 5
+            )
             got = (await api.get(f"/api/channels/{first['id']}")).json()
             assert got["online"] is False and got["status"] == "OFF"
             assert (await api.get(f"/api/devices/{dev.device_id}")).json()["online"] is True
@@ -242,7 +278,12 @@ async def test_api_requires_auth_and_applies_roles_and_scope(node: Node, api) ->
         # a viewer limited to civil code 34020002 (the NVR's channels)
         r = await api.post(
             "/api/users",
-            json={"username": "viewer1", "password": "viewer-pass", "role": "viewer", "region_codes": ["34020002"]},
+            json={
+                "username": "viewer1",
+                "password": "viewer-pass",
+                "role": "viewer",
+                "region_codes": ["34020002"],
+            },
         )
         assert r.status_code == 201
         viewer = await login(node, "viewer1", "viewer-pass")
@@ -252,14 +293,22 @@ async def test_api_requires_auth_and_applies_roles_and_scope(node: Node, api) ->
         assert [d["id"] for d in devices["items"]] == [b.device_id]
         assert (await viewer.get(f"/api/devices/{a.device_id}")).status_code == 404
         ch = chans["items"][0]
-        assert (await viewer.post(f"/api/channels/{ch['id']}/ptz", json={"action": "left"})).status_code == 403
+        assert (
+            await viewer.post(f"/api/channels/{ch['id']}/ptz", json={"action": "left"})
+        ).status_code == 403
         assert (await viewer.delete(f"/api/devices/{b.device_id}")).status_code == 403
         assert (await viewer.get("/api/users")).status_code == 403
         await viewer.aclose()
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as anon:
             assert (await anon.get("/api/health")).status_code == 200
-            for path in ("/api/devices", "/api/channels", "/api/alarms", "/api/users", "/api/stats"):
+            for path in (
+                "/api/devices",
+                "/api/channels",
+                "/api/alarms",
+                "/api/users",
+                "/api/stats",
+            ):
                 assert (await anon.get(path)).status_code == 401, path
             bad = {"Authorization": "Bearer not-a-token"}
             assert (await anon.get("/api/devices", headers=bad)).status_code == 401
@@ -274,7 +323,9 @@ async def test_login_is_throttled(node: Node) -> None:
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
         codes = [
-            (await c.post("/api/auth/login", json={"username": "admin", "password": f"wrong{i}"})).status_code
+            (
+                await c.post("/api/auth/login", json={"username": "admin", "password": f"wrong{i}"})
+            ).status_code
             for i in range(6)
         ]
         assert codes[:5] == [401] * 5 and codes[5] == 429
@@ -291,7 +342,9 @@ async def test_delete_device_removes_it_and_its_channels(node: Node, api) -> Non
         await eventually(lambda: _channels_online(api, dev.device_id, 2), 10)
         assert (await api.delete(f"/api/devices/{dev.device_id}")).status_code == 204
         assert (await api.get(f"/api/devices/{dev.device_id}")).status_code == 404
-        assert (await api.get("/api/channels", params={"device_id": dev.device_id})).json()["total"] == 0
+        assert (await api.get("/api/channels", params={"device_id": dev.device_id})).json()[
+            "total"
+        ] == 0
         assert (await api.post(f"/api/devices/{dev.device_id}/sync")).status_code == 404
         await asyncio.sleep(0)
     finally:

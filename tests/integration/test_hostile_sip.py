@@ -14,7 +14,13 @@ from .devices_helpers import eventually, fleet_for, ipc
 SERVER = "34020000002000000001@3402000000"
 
 
-def _message(body: bytes, *, device: str, content_length: int | None = None, ctype: str = "Application/MANSCDP+xml") -> bytes:
+def _message(
+    body: bytes,
+    *,
+    device: str,
+    content_length: int | None = None,
+    ctype: str = "Application/MANSCDP+xml",
+) -> bytes:
     length = len(body) if content_length is None else content_length
     head = (
         f"MESSAGE sip:{SERVER} SIP/2.0\r\n"
@@ -42,12 +48,20 @@ def _udp_exchange(port: int, data: bytes, timeout: float = 1.0) -> SipResponse |
     return msg
 
 
-KEEPALIVE = b"<?xml version=\"1.0\"?><Notify><CmdType>Keepalive</CmdType><SN>1</SN><DeviceID>{d}</DeviceID><Status>OK</Status></Notify>"
-BOMB = (
-    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
-    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]><Notify><CmdType>&lol3;</CmdType><SN>1</SN></Notify>'
+KEEPALIVE = (
+    b'<?xml version="1.0"?><Notify><CmdType>Keepalive</CmdType><SN>1</SN>'
+    b"<DeviceID>{d}</DeviceID><Status>OK</Status></Notify>"
 )
-XXE = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Notify><CmdType>&e;</CmdType><SN>1</SN><DeviceID>x</DeviceID></Notify>'
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]>'
+    b"<Notify><CmdType>&lol3;</CmdType><SN>1</SN></Notify>"
+)
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    b"<Notify><CmdType>&e;</CmdType><SN>1</SN><DeviceID>x</DeviceID></Notify>"
+)
 
 
 async def test_hostile_datagrams_get_errors_and_others_keep_being_served(node: Node) -> None:
@@ -76,12 +90,23 @@ async def test_hostile_datagrams_get_errors_and_others_keep_being_served(node: N
         assert r is not None and r.status == 400 and "Content-Length" in r.reason
 
         # XML bombs, external entities, deep nesting, garbage body, wrong charset
-        for body in (BOMB, XXE, b"<a>" * 5000 + b"</a>" * 5000, b"\xff\xfe\x00garbage", "<Notify><CmdType>Keepalive".encode()):
+        for body in (
+            BOMB,
+            XXE,
+            b"<a>" * 5000 + b"</a>" * 5000,
+            b"\xff\xfe\x00garbage",
+            b"<Notify><CmdType>Keepalive",
+        ):
             r = await ask(_message(body, device=dev))
             assert r is not None and r.status == 400, (body[:40], r and r.status)
 
         # unknown CmdType in a query-style message: refused clearly
-        r = await ask(_message(b"<Query><CmdType>Teleport</CmdType><SN>1</SN><DeviceID>x</DeviceID></Query>", device=dev))
+        r = await ask(
+            _message(
+                b"<Query><CmdType>Teleport</CmdType><SN>1</SN><DeviceID>x</DeviceID></Query>",
+                device=dev,
+            )
+        )
         assert r is not None and r.status == 501
 
         # wrong content type
@@ -89,11 +114,18 @@ async def test_hostile_datagrams_get_errors_and_others_keep_being_served(node: N
         assert r is not None and r.status == 415
 
         # keepalive from a device that never registered: 4xx so it re-registers
-        r = await ask(_message(KEEPALIVE.replace(b"{d}", b"34020000001329999999"), device="34020000001329999999"))
+        r = await ask(
+            _message(
+                KEEPALIVE.replace(b"{d}", b"34020000001329999999"), device="34020000001329999999"
+            )
+        )
         assert r is not None and r.status == 403
 
         # a GBK-encoded body declared as UTF-8 still parses (names are data, not syntax)
-        gbk = '<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Keepalive</CmdType><SN>2</SN><DeviceID>{}</DeviceID><Status>正常</Status></Notify>'.format(dev).encode("gbk")
+        gbk = (
+            '<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Keepalive</CmdType>'
+            f"<SN>2</SN><DeviceID>{dev}</DeviceID><Status>正常</Status></Notify>"
+        ).encode("gbk")
         r = await ask(_message(gbk, device=dev))
         assert r is not None and r.status == 200
 

@@ -157,10 +157,11 @@ async def test_sqlite_pragmas_on_every_connection(db_url: str) -> None:
     try:
         assert Path(sa.make_url(db_url).database or "").parent.is_dir()
         await db.upgrade()
-        # Two connections at once: the listener must have run on both, and the
-        # migration must have switched foreign keys back on for the pooled one.
-        async with db.engine.connect() as c1, db.engine.connect() as c2:
-            for conn in (c1, c2):
+        # The pool holds one connection (SQLite has one writer); a fresh one after
+        # dispose() must get the pragmas too, and foreign keys must be back on
+        # after the migration switched them off.
+        for _ in range(2):
+            async with db.engine.connect() as conn:
                 pragmas = {
                     name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
                     for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
@@ -171,6 +172,7 @@ async def test_sqlite_pragmas_on_every_connection(db_url: str) -> None:
                     "busy_timeout": 5000,
                     "synchronous": 1,  # NORMAL
                 }
+            await db.engine.dispose()
     finally:
         await db.dispose()
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media_fixtures import (  # noqa: E402
+from sharpeyes.media.detect import PayloadDepacketizer
+from sharpeyes.media.es import EsFrame
+from sharpeyes.media.ps import PsDemuxer, parse_pes_header, parse_psm
+from sharpeyes.media.psmux import (
+    PsMuxer,
+    mpeg_crc32,
+    pack_header,
+    packetize_rtp,
+    pes_packets,
+    program_stream_map,
+)
+from sharpeyes.media.rtp import RtpReceiver, parse_rtp
+from sharpeyes.media.testvideo import generate_g711a
+from tests.media_fixtures import (
     clip,
     ffmpeg,
     ffprobe_streams,
@@ -18,19 +30,6 @@ from media_fixtures import (  # noqa: E402
     ps_rtp,
     shuffle_within,
 )
-
-from sharpeyes.media.detect import PayloadDepacketizer  # noqa: E402
-from sharpeyes.media.es import EsFrame  # noqa: E402
-from sharpeyes.media.ps import PsDemuxer, parse_pes_header, parse_psm  # noqa: E402
-from sharpeyes.media.psmux import (  # noqa: E402
-    PsMuxer,
-    mpeg_crc32,
-    packetize_rtp,
-    pes_packets,
-    program_stream_map,
-)
-from sharpeyes.media.rtp import RtpReceiver, parse_rtp  # noqa: E402
-from sharpeyes.media.testvideo import generate_g711a  # noqa: E402
 
 CODECS = ["h264", "h265"]
 
@@ -143,7 +142,9 @@ def test_demuxer_handles_ffmpeg_mpeg_ps_without_psm(codec: str, tmp_path: Path) 
     es.write_bytes(b"".join(f.data for f in frames))
     out_path = tmp_path / "ffmpeg.mpg"
     fmt = {"h264": "h264", "h265": "hevc"}[codec]
-    ffmpeg("-f", fmt, "-framerate", "25", "-i", str(es), "-c:v", "copy", "-f", "mpeg", str(out_path))
+    ffmpeg(
+        "-f", fmt, "-framerate", "25", "-i", str(es), "-c:v", "copy", "-f", "mpeg", str(out_path)
+    )
     data = out_path.read_bytes()
     assert b"\x00\x00\x01\xbc" not in data  # FFmpeg writes no PSM: codec must be guessed
     out, d = demux_all(data, 1000)
@@ -152,7 +153,7 @@ def test_demuxer_handles_ffmpeg_mpeg_ps_without_psm(codec: str, tmp_path: Path) 
     # FFmpeg splits frames across PES packets anywhere; NAL-level AU detection and
     # "PTS belongs to the first AU starting in the PES" recover the exact frames.
     assert [f.data for f in out] == [f.data for f in frames]
-    deltas = [b.pts - a.pts for a, b in zip(out, out[1:])]  # type: ignore[operator]
+    deltas = [b.pts - a.pts for a, b in itertools.pairwise(out)]  # type: ignore[operator]
     assert set(deltas) == {3600}
     assert [f.keyframe for f in out] == [f.keyframe for f in frames]
     assert d.stats["packs"] > 0 and d.stats["psm"] == 0
@@ -160,11 +161,14 @@ def test_demuxer_handles_ffmpeg_mpeg_ps_without_psm(codec: str, tmp_path: Path) 
 
 def test_pts_less_stream_splits_on_pack_headers() -> None:
     """Old devices: no PTS at all, MPEG-4 (PES mode), one pack per frame."""
-    vops = [b"\x00\x00\x01\xb6" + bytes([(0 if i % 5 == 0 else 1) << 6]) + bytes([i]) * 50 for i in range(10)]
-    from sharpeyes.media.psmux import pack_header, program_stream_map
-
+    vops = [
+        b"\x00\x00\x01\xb6" + bytes([(0 if i % 5 == 0 else 1) << 6]) + bytes([i]) * 50
+        for i in range(10)
+    ]
     psm = program_stream_map([(0x10, 0xE0)])
-    data = b"".join(pack_header(i) + psm + pes_packets(0xE0, v, None)[0] for i, v in enumerate(vops))
+    data = b"".join(
+        pack_header(i) + psm + pes_packets(0xE0, v, None)[0] for i, v in enumerate(vops)
+    )
     out, _ = demux_all(data, 33)
     assert [f.data for f in out] == vops
     assert [f.keyframe for f in out] == [i % 5 == 0 for i in range(10)]
@@ -188,7 +192,9 @@ def test_audio_and_video_interleaved() -> None:
     video = clip("h264")
     audio = generate_g711a(2000)
     mux = PsMuxer("h264", "pcma")
-    packs: list[tuple[int, bytes]] = [(f.pts, mux.mux_video(f.data, f.pts, f.keyframe)) for f in video]
+    packs: list[tuple[int, bytes]] = [
+        (f.pts, mux.mux_video(f.data, f.pts, f.keyframe)) for f in video
+    ]
     packs += [(a.pts, mux.mux_audio(a.data, a.pts)) for a in audio]
     packs.sort(key=lambda p: p[0])
     out, _ = demux_all(b"".join(p for _, p in packs), 1400)
@@ -247,7 +253,9 @@ def test_packet_loss_drops_only_the_damaged_frame() -> None:
     victim = by_ts[frames[victim_frame].pts][0 if len(by_ts[frames[victim_frame].pts]) == 1 else 1]
     got: list[EsFrame] = []
     dep = PayloadDepacketizer("ps")
-    rx = RtpReceiver(None, reorder_window=4, on_payload=lambda p, m, t, g: got.extend(dep.push(p, m, t, g)))
+    rx = RtpReceiver(
+        None, reorder_window=4, on_payload=lambda p, m, t, g: got.extend(dep.push(p, m, t, g))
+    )
     for i, p in enumerate(packets):
         if i != victim:
             rx.push(p)

@@ -345,7 +345,9 @@ def test_receiver_survives_arbitrary_datagrams(datagrams: list[bytes]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 0xFFFF), max_size=60), st.integers(1, 40))
-def test_receiver_random_sequences_deliver_strictly_increasing(seqs: list[int], window: int) -> None:
+def test_receiver_random_sequences_deliver_strictly_increasing(
+    seqs: list[int], window: int
+) -> None:
     rx = RtpReceiver(SSRC, reorder_window=window)
     out = run(rx, [pkt(s) for s in seqs]) + list(rx.flush())
     delivered = seqs_of(out)

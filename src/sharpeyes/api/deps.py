@@ -42,7 +42,9 @@ async def current_principal(
 ) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "bearer token required", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "bearer token required",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return await principal_from_token(get_node(request), creds.credentials)
 

@@ -72,7 +72,9 @@ class DeviceDetailOut(DeviceOut):
 
 class DeviceUpdateIn(BaseModel):
     name: str | None = Field(default=None, max_length=128)
-    password: str | None = Field(default=None, max_length=128, description="per-device SIP password; empty clears")
+    password: str | None = Field(
+        default=None, max_length=128, description="per-device SIP password; empty clears"
+    )
     charset: Literal["GB2312", "UTF-8"] | None = None
     media_transport: Literal["udp", "tcp-passive", "tcp-active"] | None = None
 
@@ -153,15 +155,39 @@ class AlarmOut(BaseModel):
 
 
 PTZ_ACTIONS = (
-    "left", "right", "up", "down", "upleft", "upright", "downleft", "downright",
-    "zoomin", "zoomout", "stop", "preset_set", "preset_call", "preset_delete",
+    "left",
+    "right",
+    "up",
+    "down",
+    "upleft",
+    "upright",
+    "downleft",
+    "downright",
+    "zoomin",
+    "zoomout",
+    "stop",
+    "preset_set",
+    "preset_call",
+    "preset_delete",
 )
 
 
 class PtzIn(BaseModel):
     action: Literal[
-        "left", "right", "up", "down", "upleft", "upright", "downleft", "downright",
-        "zoomin", "zoomout", "stop", "preset_set", "preset_call", "preset_delete",
+        "left",
+        "right",
+        "up",
+        "down",
+        "upleft",
+        "upright",
+        "downleft",
+        "downright",
+        "zoomin",
+        "zoomout",
+        "stop",
+        "preset_set",
+        "preset_call",
+        "preset_delete",
     ]
     speed: int = Field(default=128, ge=0, le=255)
     preset: int | None = Field(default=None, ge=1, le=255)

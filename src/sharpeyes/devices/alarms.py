@@ -11,7 +11,15 @@ from sharpeyes.gb28181.manscdp import ManscdpMessage
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Alarm
 
-_KNOWN = {"AlarmPriority", "AlarmMethod", "AlarmTime", "AlarmDescription", "Longitude", "Latitude", "AlarmType"}
+_KNOWN = {
+    "AlarmPriority",
+    "AlarmMethod",
+    "AlarmTime",
+    "AlarmDescription",
+    "Longitude",
+    "Latitude",
+    "AlarmType",
+}
 
 
 def _int(text: str | None) -> int | None:

@@ -20,7 +20,13 @@ from sharpeyes.devices.alarms import AlarmService
 from sharpeyes.devices.registry import DeviceRegistry, LiveDevice
 from sharpeyes.gb28181 import manscdp
 from sharpeyes.gb28181.manscdp import ManscdpError, ManscdpMessage, MultipartCollector
-from sharpeyes.gb28181.message import SipParseError, SipRequest, SipResponse, parse_name_addr, response_for
+from sharpeyes.gb28181.message import (
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    parse_name_addr,
+    response_for,
+)
 from sharpeyes.sip.stack import SipStack, SipTimeout
 from sharpeyes.sip.transport import Peer
 
@@ -74,7 +80,12 @@ class DeviceMessaging:
         self._catalog_waiters: dict[tuple[str, int], _PendingCatalog] = {}
         self.collector = MultipartCollector()
         self._sweeper: asyncio.Task[None] | None = None
-        self.stats = {"keepalives": 0, "bad_bodies": 0, "unknown_cmd": 0, "rejected_unregistered": 0}
+        self.stats = {
+            "keepalives": 0,
+            "bad_bodies": 0,
+            "unknown_cmd": 0,
+            "rejected_unregistered": 0,
+        }
 
     def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_loop())
@@ -125,7 +136,11 @@ class DeviceMessaging:
         if msg.root == "Notify" and msg.cmd_type in ("MediaStatus", "MobilePosition"):
             return response_for(req, 200)  # consumed by later features; acknowledged now
         self.stats["unknown_cmd"] += 1
-        return response_for(req, 200) if msg.root == "Notify" else response_for(req, 501, "Unsupported CmdType")
+        return (
+            response_for(req, 200)
+            if msg.root == "Notify"
+            else response_for(req, 501, "Unsupported CmdType")
+        )
 
     async def on_notify(self, req: SipRequest, peer: Peer) -> SipResponse:
         """Subscription NOTIFY (Event: Catalog): same body as a Catalog Notify."""
@@ -149,7 +164,9 @@ class DeviceMessaging:
             key = (sender, msg.sn)
             items = self.collector.add(key, msg, now)
             if items is not None:
-                self.stack.schedule(self._catalog_done(key, items, complete=True, expected=msg.sum_num))
+                self.stack.schedule(
+                    self._catalog_done(key, items, complete=True, expected=msg.sum_num)
+                )
             return
         if msg.cmd_type == "DeviceInfo":
             self.stack.schedule(self.registry.update_info(sender, msg.fields))
@@ -158,7 +175,12 @@ class DeviceMessaging:
             fut.set_result(msg)
 
     async def _catalog_done(
-        self, key: tuple[str, int], items: list[dict[str, str]], *, complete: bool, expected: int | None
+        self,
+        key: tuple[str, int],
+        items: list[dict[str, str]],
+        *,
+        complete: bool,
+        expected: int | None,
     ) -> None:
         device_id = key[0]
         try:
@@ -201,7 +223,12 @@ class DeviceMessaging:
         return live
 
     async def send(
-        self, live: LiveDevice, body: bytes, *, method: str = "MESSAGE", headers: list[tuple[str, str]] | None = None
+        self,
+        live: LiveDevice,
+        body: bytes,
+        *,
+        method: str = "MESSAGE",
+        headers: list[tuple[str, str]] | None = None,
     ) -> SipResponse:
         if live.peer is None:
             raise DeviceUnavailable(f"device {live.id} has no known address")
@@ -266,11 +293,18 @@ class DeviceMessaging:
         return await waiter.future
 
     async def control(
-        self, device_id: str, target_id: str, fields: Mapping[str, Any], *, wait_response: bool = False
+        self,
+        device_id: str,
+        target_id: str,
+        fields: Mapping[str, Any],
+        *,
+        wait_response: bool = False,
     ) -> ManscdpMessage | None:
         live = self._target(device_id)
         sn = self.next_sn()
-        body = manscdp.build_manscdp("Control", "DeviceControl", sn, target_id, dict(fields), charset=live.charset)
+        body = manscdp.build_manscdp(
+            "Control", "DeviceControl", sn, target_id, dict(fields), charset=live.charset
+        )
         if not wait_response:
             await self._send_or_raise(live, body)
             return None
@@ -289,7 +323,9 @@ class DeviceMessaging:
         body = manscdp.ptz_control(self.next_sn(), channel_id, ptz_cmd)
         await self._send_or_raise(live, body)
 
-    async def reset_alarm(self, device_id: str, alarm_device_id: str, method: int | None, alarm_type: int | None) -> None:
+    async def reset_alarm(
+        self, device_id: str, alarm_device_id: str, method: int | None, alarm_type: int | None
+    ) -> None:
         live = self._target(device_id)
         body = manscdp.reset_alarm(
             self.next_sn(),
@@ -312,7 +348,10 @@ class DeviceMessaging:
                 headers=[
                     ("Event", f"Catalog;id={sn}"),
                     ("Expires", str(expires)),
-                    ("Contact", f"<sip:{self.server_id}@{self.stack.advertised_host}:{self.stack.port}>"),
+                    (
+                        "Contact",
+                        f"<sip:{self.server_id}@{self.stack.advertised_host}:{self.stack.port}>",
+                    ),
                 ],
             )
         except (DeviceUnavailable, SipTimeout):
@@ -331,4 +370,3 @@ class DeviceMessaging:
             await self.subscribe_catalog(device_id)
 
         self.stack.schedule(run())
-

@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo
 from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.gb28181 import digest
 from sharpeyes.gb28181.deviceid import is_device_id
-from sharpeyes.gb28181.message import SipParseError, SipRequest, SipResponse, parse_name_addr, response_for
+from sharpeyes.gb28181.message import (
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    parse_name_addr,
+    response_for,
+)
 from sharpeyes.sharing.throttle import FailureThrottle
 from sharpeyes.sip.stack import new_tag
 from sharpeyes.sip.transport import Peer
@@ -75,7 +81,9 @@ class Registrar:
         )
         return response_for(req, 401, to_tag=new_tag(), headers=[("WWW-Authenticate", value)])
 
-    def _forbid(self, req: SipRequest, reason: str, peer: Peer, now: float, *, count: bool = True) -> SipResponse:
+    def _forbid(
+        self, req: SipRequest, reason: str, peer: Peer, now: float, *, count: bool = True
+    ) -> SipResponse:
         self.stats["forbidden"] += 1
         if count:
             self.throttle.record_failure(peer.host, now)
@@ -87,7 +95,10 @@ class Registrar:
         if retry:
             self.stats["throttled"] += 1
             return response_for(
-                req, 403, "Too Many Failed Attempts", to_tag=new_tag(),
+                req,
+                403,
+                "Too Many Failed Attempts",
+                to_tag=new_tag(),
                 headers=[("Retry-After", str(int(retry) + 1))],
             )
         try:
@@ -113,7 +124,9 @@ class Registrar:
             params = digest.parse_digest(auth_value)
         except digest.DigestError:
             return response_for(req, 400, "Malformed Authorization")
-        nonce_state = digest.check_nonce(self.secret, params.get("nonce", ""), now, self.policy.nonce_max_age)
+        nonce_state = digest.check_nonce(
+            self.secret, params.get("nonce", ""), now, self.policy.nonce_max_age
+        )
         if nonce_state == "stale":
             return self._challenge(req, now, stale=True)
         if nonce_state != "ok":
@@ -132,7 +145,9 @@ class Registrar:
             live = self.registry.get(device_id)
             if live is None:
                 admission = "admitted" if self.policy.admission == "open" else "pending"
-                live = await self.registry.create_pending_or_admitted(device_id, admission, peer, now)
+                live = await self.registry.create_pending_or_admitted(
+                    device_id, admission, peer, now
+                )
             if live.admission == "pending":
                 return self._forbid(req, "Pending Approval", peer, now, count=False)
             if live.admission != "admitted":

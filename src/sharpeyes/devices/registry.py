@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from sharpeyes.devices.catalog import FIELDS, channel_kind, item_to_columns, reported_online
+from sharpeyes.devices.writer import StateWriter
 from sharpeyes.events import EventBus
 from sharpeyes.sip.transport import Peer
 from sharpeyes.store.db import Database
@@ -84,6 +85,7 @@ class DeviceRegistry:
         self.flush_interval = flush_interval
         self.watchdog_interval = watchdog_interval
         self.devices: dict[str, LiveDevice] = {}
+        self.writer = StateWriter(db)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -112,6 +114,7 @@ class DeviceRegistry:
         log.info("loaded %d devices (%d online)", len(rows), sum(d.online for d in rows))
 
     def start(self) -> None:
+        self.writer.start()
         self._tasks = [
             asyncio.create_task(self._watchdog_loop()),
             asyncio.create_task(self._flush_loop()),
@@ -122,6 +125,7 @@ class DeviceRegistry:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.flush()
+        await self.writer.stop()
 
     def lock(self, device_id: str) -> asyncio.Lock:
         lock = self._locks.get(device_id)
@@ -189,7 +193,11 @@ class DeviceRegistry:
         live.register_expires_at = None
         live.keepalive_deadline = None
         await self._set_online(
-            live, False, "unregister", now, {"register_expires_at": None, "keepalive_deadline": None}
+            live,
+            False,
+            "unregister",
+            now,
+            {"register_expires_at": None, "keepalive_deadline": None},
         )
 
     # ------------------------------------------------------------ keepalive
@@ -203,30 +211,29 @@ class DeviceRegistry:
         if live.peer != peer:
             live.peer = peer  # NAT rebinding: answer where the device now is
         if not live.online:
-            await self._set_online(live, True, "keepalive", now, {})
+            async with self.lock(live.id):
+                if not live.online:
+                    await self._set_online(live, True, "keepalive", now, {})
         return True
 
     # --------------------------------------------------------- transitions
     async def _set_online(
         self, live: LiveDevice, online: bool, reason: str, now: float, values: dict[str, Any]
     ) -> None:
+        """Store (and then publish) a state change; a transition also moves the channels."""
         changed = live.online != online
         at = _dt(now)
-        async with self.db.session() as s:
-            await s.execute(
-                update(Device)
-                .where(Device.id == live.id)
-                .values(online=online, updated_at=at, **values)
-            )
-            channel_changes: list[str] = []
-            if changed:
-                s.add(StatusEvent(device_id=live.id, channel_id=None, online=online, at=at, reason=reason))
-                channel_changes = await self._sync_channels_online(s, live.id, online, reason, at)
-            await s.commit()
+        if changed:
+            channel_changes = await self.writer.transition(live.id, online, reason, at, values)
+        else:
+            await self.writer.update(live.id, {**values, "online": online, "updated_at": at})
+            channel_changes = []
         live.online = online
         live.dirty = False
         if changed:
-            self.bus.publish("device.online" if online else "device.offline", device_id=live.id, reason=reason)
+            self.bus.publish(
+                "device.online" if online else "device.offline", device_id=live.id, reason=reason
+            )
             for cid in channel_changes:
                 self.bus.publish(
                     "channel.online" if online else "channel.offline",
@@ -234,38 +241,6 @@ class DeviceRegistry:
                     channel_id=cid,
                     reason=reason,
                 )
-
-    async def _sync_channels_online(
-        self, s: Any, device_id: str, device_online: bool, reason: str, at: datetime | None
-    ) -> list[str]:
-        """Make every channel's effective state follow the device; return those that changed."""
-        rows = (
-            await s.execute(
-                select(Channel.id, Channel.channel_id, Channel.status, Channel.online, Channel.kind).where(
-                    Channel.device_id == device_id
-                )
-            )
-        ).all()
-        changed_on: list[int] = []
-        changed_off: list[int] = []
-        names: list[str] = []
-        events = []
-        for row in rows:
-            want = device_online and reported_online(row.status) and row.kind == "channel"
-            if row.kind != "channel" or want == row.online:
-                continue
-            (changed_on if want else changed_off).append(row.id)
-            names.append(row.channel_id)
-            events.append(
-                {"device_id": device_id, "channel_id": row.channel_id, "online": want, "at": at, "reason": reason}
-            )
-        if changed_on:
-            await s.execute(update(Channel).where(Channel.id.in_(changed_on)).values(online=True))
-        if changed_off:
-            await s.execute(update(Channel).where(Channel.id.in_(changed_off)).values(online=False))
-        if events:
-            await s.execute(insert(StatusEvent), events)
-        return names
 
     # -------------------------------------------------------------- catalog
     async def apply_catalog(
@@ -290,7 +265,9 @@ class DeviceRegistry:
                 r.channel_id: r
                 for r in (
                     await s.execute(
-                        select(Channel.id, Channel.channel_id, Channel.online).where(Channel.device_id == device_id)
+                        select(Channel.id, Channel.channel_id, Channel.online).where(
+                            Channel.device_id == device_id
+                        )
                     )
                 ).all()
             }
@@ -304,19 +281,50 @@ class DeviceRegistry:
                 row = existing.get(cid)
                 if row is None:
                     inserts.append(
-                        {**_all_columns(cols), "device_id": device_id, "channel_id": cid, "kind": kind,
-                         "online": online, "created_at": at, "updated_at": at}
+                        {
+                            **_all_columns(cols),
+                            "device_id": device_id,
+                            "channel_id": cid,
+                            "kind": kind,
+                            "online": online,
+                            "created_at": at,
+                            "updated_at": at,
+                        }
                     )
                     added += 1
                     if online:
                         transitions.append((cid, True))
-                        events.append({"device_id": device_id, "channel_id": cid, "online": True, "at": at, "reason": "catalog"})
+                        events.append(
+                            {
+                                "device_id": device_id,
+                                "channel_id": cid,
+                                "online": True,
+                                "at": at,
+                                "reason": "catalog",
+                            }
+                        )
                 else:
-                    updates.append({**_all_columns(cols), "_id": row.id, "kind": kind, "online": online, "updated_at": at})
+                    updates.append(
+                        {
+                            **_all_columns(cols),
+                            "_id": row.id,
+                            "kind": kind,
+                            "online": online,
+                            "updated_at": at,
+                        }
+                    )
                     updated += 1
                     if row.online != online:
                         transitions.append((cid, online))
-                        events.append({"device_id": device_id, "channel_id": cid, "online": online, "at": at, "reason": "catalog"})
+                        events.append(
+                            {
+                                "device_id": device_id,
+                                "channel_id": cid,
+                                "online": online,
+                                "at": at,
+                                "reason": "catalog",
+                            }
+                        )
             if inserts:
                 await s.execute(insert(Channel), inserts)
             if updates:
@@ -338,13 +346,17 @@ class DeviceRegistry:
         for cid, online in transitions:
             self.bus.publish(
                 "channel.online" if online else "channel.offline",
-                device_id=device_id, channel_id=cid, reason="catalog",
+                device_id=device_id,
+                channel_id=cid,
+                reason="catalog",
             )
         result = {"added": added, "updated": updated, "removed": removed}
         self.bus.publish("catalog.changed", device_id=device_id, **result)
         return result
 
-    async def apply_catalog_events(self, device_id: str, items: list[dict[str, str]], now: float) -> None:
+    async def apply_catalog_events(
+        self, device_id: str, items: list[dict[str, str]], now: float
+    ) -> None:
         """Catalog NOTIFY: per-item Event ON/OFF/VLOST/DEFECT/ADD/DEL/UPDATE."""
         upserts: list[dict[str, str]] = []
         status_only: list[tuple[str, str]] = []
@@ -367,12 +379,18 @@ class DeviceRegistry:
         if deletes:
             async with self.db.session() as s:
                 await s.execute(
-                    delete(Channel).where(and_(Channel.device_id == device_id, Channel.channel_id.in_(deletes)))
+                    delete(Channel).where(
+                        and_(Channel.device_id == device_id, Channel.channel_id.in_(deletes))
+                    )
                 )
                 await s.commit()
-            self.bus.publish("catalog.changed", device_id=device_id, added=0, updated=0, removed=len(deletes))
+            self.bus.publish(
+                "catalog.changed", device_id=device_id, added=0, updated=0, removed=len(deletes)
+            )
 
-    async def set_channel_status(self, device_id: str, statuses: Iterable[tuple[str, str]], now: float) -> None:
+    async def set_channel_status(
+        self, device_id: str, statuses: Iterable[tuple[str, str]], now: float
+    ) -> None:
         live = self.devices.get(device_id)
         device_online = bool(live and live.online)
         at = _dt(now)
@@ -389,15 +407,26 @@ class DeviceRegistry:
                 if row is None:
                     continue
                 online = device_online and row.kind == "channel" and reported_online(status)
-                await s.execute(update(Channel).where(Channel.id == row.id).values(status=status, online=online, updated_at=at))
+                await s.execute(
+                    update(Channel)
+                    .where(Channel.id == row.id)
+                    .values(status=status, online=online, updated_at=at)
+                )
                 if online != row.online:
                     reason = f"notify_{status}"
-                    s.add(StatusEvent(device_id=device_id, channel_id=cid, online=online, at=at, reason=reason))
+                    s.add(
+                        StatusEvent(
+                            device_id=device_id, channel_id=cid, online=online, at=at, reason=reason
+                        )
+                    )
                     published.append((cid, online, reason))
             await s.commit()
         for cid, online, reason in published:
             self.bus.publish(
-                "channel.online" if online else "channel.offline", device_id=device_id, channel_id=cid, reason=reason
+                "channel.online" if online else "channel.offline",
+                device_id=device_id,
+                channel_id=cid,
+                reason=reason,
             )
 
     async def update_info(self, device_id: str, fields: dict[str, str]) -> None:
@@ -412,11 +441,8 @@ class DeviceRegistry:
             )
             if fields.get(tag)
         }
-        if not values:
-            return
-        async with self.db.session() as s:
-            await s.execute(update(Device).where(Device.id == device_id).values(**values))
-            await s.commit()
+        if values and device_id in self.devices:
+            await self.writer.update(device_id, values)
 
     # --------------------------------------------------------- admin ops
     async def admit(self, device_id: str, admission: str) -> bool:
@@ -424,11 +450,15 @@ class DeviceRegistry:
         if live is None:
             return False
         async with self.db.session() as s:
-            await s.execute(update(Device).where(Device.id == device_id).values(admission=admission))
+            await s.execute(
+                update(Device).where(Device.id == device_id).values(admission=admission)
+            )
             await s.commit()
         live.admission = admission
         if admission != "admitted" and live.online:
-            await self._set_online(live, False, "admission_revoked", time.time(), {"register_expires_at": None})
+            await self._set_online(
+                live, False, "admission_revoked", time.time(), {"register_expires_at": None}
+            )
             live.register_expires_at = None
         return True
 
@@ -464,11 +494,15 @@ class DeviceRegistry:
         return out
 
     async def check_deadlines(self, now: float) -> int:
+        """Take expired devices offline; concurrently, so a mass outage is one batch."""
         expired = self.due(now)
-        for live, reason in expired:
+
+        async def expire(live: LiveDevice, reason: str) -> None:
             async with self.lock(live.id):
                 if live.online:
                     await self._set_online(live, False, reason, now, {})
+
+        await asyncio.gather(*(expire(live, reason) for live, reason in expired))
         return len(expired)
 
     async def _watchdog_loop(self) -> None:
@@ -481,18 +515,20 @@ class DeviceRegistry:
 
     async def flush(self) -> int:
         dirty = [d for d in self.devices.values() if d.dirty]
-        if not dirty:
-            return 0
-        params = [
-            {"_id": d.id, "last_keepalive_at": _dt(d.last_keepalive_at), "keepalive_deadline": _dt(d.keepalive_deadline)}
-            for d in dirty
-        ]
         for d in dirty:
             d.dirty = False
-        async with self.db.session() as s:
-            conn = await s.connection()
-            await conn.execute(_DEVICE_BY_ID, params)
-            await s.commit()
+        await asyncio.gather(
+            *(
+                self.writer.update(
+                    d.id,
+                    {
+                        "last_keepalive_at": _dt(d.last_keepalive_at),
+                        "keepalive_deadline": _dt(d.keepalive_deadline),
+                    },
+                )
+                for d in dirty
+            )
+        )
         return len(dirty)
 
     async def _flush_loop(self) -> None:
@@ -508,7 +544,6 @@ _CHANNELS = Channel.__table__
 _DEVICES = Device.__table__
 # Core executemany statements: the SET clause comes from each parameter dict's keys.
 _CHANNEL_BY_ID = _CHANNELS.update().where(_CHANNELS.c.id == bindparam("_id"))
-_DEVICE_BY_ID = _DEVICES.update().where(_DEVICES.c.id == bindparam("_id"))
 
 
 def _all_columns(cols: dict[str, Any]) -> dict[str, Any]:

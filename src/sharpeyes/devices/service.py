@@ -36,7 +36,9 @@ class Page:
 
 
 class DeviceService:
-    def __init__(self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus) -> None:
+    def __init__(
+        self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus
+    ) -> None:
         self.db = db
         self.registry = registry
         self.messaging = messaging
@@ -59,12 +61,20 @@ class DeviceService:
         if admission:
             stmt = stmt.where(Device.admission == admission)
         if q:
-            stmt = stmt.where(or_(Device.id.contains(q, autoescape=True), Device.name.contains(q, autoescape=True)))
+            stmt = stmt.where(
+                or_(
+                    Device.id.contains(q, autoescape=True), Device.name.contains(q, autoescape=True)
+                )
+            )
         return await self._page(stmt.order_by(Device.id), offset, limit)
 
     async def get_device(self, principal: Principal, device_id: str) -> Device:
         async with self.db.session() as s:
-            device = (await s.execute(scope_devices(select(Device).where(Device.id == device_id), principal))).scalar()
+            device = (
+                await s.execute(
+                    scope_devices(select(Device).where(Device.id == device_id), principal)
+                )
+            ).scalar()
         if device is None:
             raise NotFound(device_id)
         return device
@@ -87,7 +97,12 @@ class DeviceService:
         if online is not None:
             stmt = stmt.where(Channel.online == online)
         if q:
-            stmt = stmt.where(or_(Channel.name.contains(q, autoescape=True), Channel.channel_id.contains(q, autoescape=True)))
+            stmt = stmt.where(
+                or_(
+                    Channel.name.contains(q, autoescape=True),
+                    Channel.channel_id.contains(q, autoescape=True),
+                )
+            )
         if civil_code:
             stmt = stmt.where(Channel.civil_code.startswith(civil_code, autoescape=True))
         if kind:
@@ -96,12 +111,18 @@ class DeviceService:
 
     async def get_channel(self, principal: Principal, channel_pk: int) -> Channel:
         async with self.db.session() as s:
-            ch = (await s.execute(scope_channels(select(Channel).where(Channel.id == channel_pk), principal))).scalar()
+            ch = (
+                await s.execute(
+                    scope_channels(select(Channel).where(Channel.id == channel_pk), principal)
+                )
+            ).scalar()
         if ch is None:
             raise NotFound(str(channel_pk))
         return ch
 
-    async def status_history(self, principal: Principal, device_id: str, limit: int = 200) -> list[StatusEvent]:
+    async def status_history(
+        self, principal: Principal, device_id: str, limit: int = 200
+    ) -> list[StatusEvent]:
         await self.get_device(principal, device_id)
         async with self.db.session() as s:
             rows = await s.execute(
@@ -113,12 +134,19 @@ class DeviceService:
             return list(rows.scalars())
 
     async def list_alarms(
-        self, principal: Principal, *, device_id: str | None = None, offset: int = 0, limit: int = 100
+        self,
+        principal: Principal,
+        *,
+        device_id: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
     ) -> Page:
         stmt = scope_devices(select(Alarm).join(Device, Device.id == Alarm.device_id), principal)
         if device_id:
             stmt = stmt.where(Alarm.device_id == device_id)
-        return await self._page(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc()), offset, limit)
+        return await self._page(
+            stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc()), offset, limit
+        )
 
     async def get_alarm(self, principal: Principal, alarm_id: int) -> Alarm:
         stmt = scope_devices(select(Alarm).join(Device, Device.id == Alarm.device_id), principal)
@@ -131,12 +159,18 @@ class DeviceService:
     async def counts(self, principal: Principal) -> dict[str, int]:
         async with self.db.session() as s:
             dev = (
-                await s.execute(scope_devices(select(Device.online, func.count()).group_by(Device.online), principal))
+                await s.execute(
+                    scope_devices(
+                        select(Device.online, func.count()).group_by(Device.online), principal
+                    )
+                )
             ).all()
             ch = (
                 await s.execute(
                     scope_channels(
-                        select(Channel.online, func.count()).where(Channel.kind == "channel").group_by(Channel.online),
+                        select(Channel.online, func.count())
+                        .where(Channel.kind == "channel")
+                        .group_by(Channel.online),
                         principal,
                     )
                 )
@@ -152,7 +186,9 @@ class DeviceService:
 
     async def _page(self, stmt: Any, offset: int, limit: int) -> Page:
         async with self.db.session() as s:
-            total = (await s.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+            total = (
+                await s.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
+            ).scalar_one()
             items = list((await s.execute(stmt.offset(offset).limit(limit))).scalars())
         return Page(items, total, offset, limit)
 
@@ -167,7 +203,9 @@ class DeviceService:
             raise ValueError("admission must be admitted, pending or rejected")
         await self.registry.admit(device_id, admission)
 
-    async def update_device(self, principal: Principal, device_id: str, changes: dict[str, Any]) -> Device:
+    async def update_device(
+        self, principal: Principal, device_id: str, changes: dict[str, Any]
+    ) -> Device:
         await self.get_device(principal, device_id)
         if "password" in changes:
             await self.registry.set_password(device_id, changes.pop("password") or None)
@@ -186,7 +224,9 @@ class DeviceService:
                 live.charset = changes["charset"]
         return await self.get_device(principal, device_id)
 
-    async def sync_catalog(self, principal: Principal, device_id: str, *, wait: bool = True) -> CatalogResult | None:
+    async def sync_catalog(
+        self, principal: Principal, device_id: str, *, wait: bool = True
+    ) -> CatalogResult | None:
         await self.get_device(principal, device_id)
         return await self.messaging.query_catalog(device_id, wait=wait)
 
@@ -201,7 +241,13 @@ class DeviceService:
         return {**msg.fields, "alarms": msg.items}
 
     async def ptz(
-        self, principal: Principal, channel_pk: int, *, action: str, speed: int = 128, preset: int | None = None
+        self,
+        principal: Principal,
+        channel_pk: int,
+        *,
+        action: str,
+        speed: int = 128,
+        preset: int | None = None,
     ) -> str:
         ch = await self.get_channel(principal, channel_pk)
         if action in ("preset_set", "preset_call", "preset_delete"):
@@ -220,7 +266,9 @@ class DeviceService:
 
     async def reset_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
         alarm = await self.get_alarm(principal, alarm_id)
-        await self.messaging.reset_alarm(alarm.device_id, alarm.alarm_device_id, alarm.method, alarm.alarm_type)
+        await self.messaging.reset_alarm(
+            alarm.device_id, alarm.alarm_device_id, alarm.method, alarm.alarm_type
+        )
         return await self._mark_alarm(alarm_id, reset=True, username=username)
 
     async def acknowledge_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
@@ -233,12 +281,20 @@ class DeviceService:
         from sqlalchemy import update
 
         now = datetime.fromtimestamp(time.time(), UTC)
-        values: dict[str, Any] = {"reset_sent_at": now} if reset else {"acknowledged_by": username, "acknowledged_at": now}
+        values: dict[str, Any] = (
+            {"reset_sent_at": now}
+            if reset
+            else {"acknowledged_by": username, "acknowledged_at": now}
+        )
         async with self.db.session() as s:
             await s.execute(update(Alarm).where(Alarm.id == alarm_id).values(**values))
             await s.commit()
             alarm = (await s.execute(select(Alarm).where(Alarm.id == alarm_id))).scalar_one()
-        self.bus.publish("alarm.updated", id=alarm_id, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()})
+        self.bus.publish(
+            "alarm.updated",
+            id=alarm_id,
+            **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()},
+        )
         return alarm
 
 

@@ -33,11 +33,34 @@ COMPACT = {
 _CANONICAL = {
     name.lower(): name
     for name in (
-        "Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards", "Expires",
-        "Content-Type", "Content-Length", "User-Agent", "Authorization",
-        "WWW-Authenticate", "Date", "Subject", "Event", "Subscription-State", "Allow",
-        "Supported", "Route", "Record-Route", "Server", "Retry-After", "Warning",
-        "Content-Encoding", "Proxy-Authorization", "Proxy-Authenticate", "Accept",
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Max-Forwards",
+        "Expires",
+        "Content-Type",
+        "Content-Length",
+        "User-Agent",
+        "Authorization",
+        "WWW-Authenticate",
+        "Date",
+        "Subject",
+        "Event",
+        "Subscription-State",
+        "Allow",
+        "Supported",
+        "Route",
+        "Record-Route",
+        "Server",
+        "Retry-After",
+        "Warning",
+        "Content-Encoding",
+        "Proxy-Authorization",
+        "Proxy-Authenticate",
+        "Accept",
         "Monitor-User-Identity",
     )
 }
@@ -46,13 +69,28 @@ _CANONICAL["cseq"] = "CSeq"
 _CANONICAL["www-authenticate"] = "WWW-Authenticate"
 
 REASONS = {
-    100: "Trying", 180: "Ringing", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-    413: "Request Entity Too Large", 415: "Unsupported Media Type", 423: "Interval Too Brief",
-    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
-    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
-    500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
-    504: "Server Time-out", 513: "Message Too Large",
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    513: "Message Too Large",
 }
 
 _TOKEN_RE = re.compile(rb"^[A-Za-z][A-Za-z0-9._!%*+`'~-]*$")
@@ -230,9 +268,7 @@ def parse_message(
             raise SipParseError("invalid Content-Length")
         length = int(length_text)
         if length > len(body):
-            raise SipParseError(
-                f"Content-Length {length} larger than the {len(body)}-byte body"
-            )
+            raise SipParseError(f"Content-Length {length} larger than the {len(body)}-byte body")
         body = body[:length]
     elif stream:
         body = b""
@@ -498,4 +534,6 @@ def response_for(
     h.add("CSeq", request.headers["CSeq"])
     for k, v in headers:
         h.add(k, v)
-    return SipResponse(headers=h, body=body, status=status, reason=reason or REASONS.get(status, ""))
+    return SipResponse(
+        headers=h, body=body, status=status, reason=reason or REASONS.get(status, "")
+    )

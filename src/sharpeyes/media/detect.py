@@ -367,7 +367,7 @@ class PayloadDepacketizer:
         self.format: PayloadFormat | None = None
         self._probe: list[tuple[bytes, bool, int, bool]] = []
         self._probe_max = probe_packets
-        self._votes: dict[str, int] = {}
+        self._votes: dict[PayloadFormat, int] = {}
         self._ps: PsDemuxer | None = None
         self._ts: TsDemuxer | None = None
         self._nal: _NalDepacketizer | None = None
@@ -448,7 +448,7 @@ class PayloadDepacketizer:
         if len(self._probe) >= self._probe_max:
             fallback: PayloadFormat | None = None
             if self._votes:
-                fallback = max(self._votes, key=self._votes.__getitem__)  # type: ignore[assignment]
+                fallback = max(self._votes.items(), key=lambda kv: kv[1])[0]
             elif self.pt in (96, 33, 98):
                 fallback = {96: "ps", 33: "ts", 98: "h264"}[self.pt]  # type: ignore[assignment]
             if fallback is None:

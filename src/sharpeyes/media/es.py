@@ -137,9 +137,9 @@ def guess_video_codec(data: Buffer) -> str | None:
     temporal id in byte 2; H.264 parameter sets/slices have typical type values.
     """
     buf = _as_findable(data)
-    if buf.find(b"\x00\x00\x01\xb0") >= 0 or buf.find(b"\x00\x00\x01\xb6") >= 0:
-        if buf.find(b"\x00\x00\x01\x67") < 0 and buf.find(b"\x00\x00\x01\x40\x01") < 0:
-            return "mpeg4"
+    mpeg4_codes = buf.find(b"\x00\x00\x01\xb0") >= 0 or buf.find(b"\x00\x00\x01\xb6") >= 0
+    if mpeg4_codes and buf.find(b"\x00\x00\x01\x67") < 0 and buf.find(b"\x00\x00\x01\x40\x01") < 0:
+        return "mpeg4"
     h264 = h265 = 0
     for k, nal in enumerate(iter_nals(buf)):
         if k > 32:
@@ -161,7 +161,9 @@ def guess_video_codec(data: Buffer) -> str | None:
     return "h265" if h265 > h264 else "h264"
 
 
-def annexb_to_lengthprefixed(au: Buffer, *, drop_types: frozenset[int] = frozenset(), codec: str = "h264") -> bytes:
+def annexb_to_lengthprefixed(
+    au: Buffer, *, drop_types: frozenset[int] = frozenset(), codec: str = "h264"
+) -> bytes:
     """Convert an Annex-B AU to 4-byte length-prefixed NAL units (MP4 sample format)."""
     parts: list[bytes | memoryview] = []
     pack = struct.Struct(">I").pack

@@ -256,7 +256,8 @@ class Fmp4Writer:
             )
         else:
             entries = b"".join(
-                struct.pack(">III", d, s, fl) for d, s, fl in zip(durations, sizes, flags, strict=True)
+                struct.pack(">III", d, s, fl)
+                for d, s, fl in zip(durations, sizes, flags, strict=True)
             )
         trun_size = 8 + 4 + 8 + len(entries)
         tfhd = full_box(b"tfhd", 0, 0x020000, _U32.pack(self.track_id))
@@ -266,7 +267,11 @@ class Fmp4Writer:
         moof_size = 8 + len(mfhd) + traf_size
         data_offset = moof_size + 8
         trun = full_box(
-            b"trun", 1 if has_cto else 0, trun_flags, struct.pack(">Ii", count, data_offset), entries
+            b"trun",
+            1 if has_cto else 0,
+            trun_flags,
+            struct.pack(">Ii", count, data_offset),
+            entries,
         )
         moof = box(b"moof", mfhd, box(b"traf", tfhd, tfdt, trun))
         payload = b"".join(samples)

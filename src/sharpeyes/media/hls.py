@@ -74,10 +74,14 @@ class HlsWriter:
             self._open.append(frame)
             return None
         closed = None
-        if frame.keyframe and ts is not None and self._open_start is not None:
-            if (ts - self._open_start) / 90000 >= self.segment_duration - 1e-6:
-                closed = self._close(end_dts=ts)
-                self._open_start = ts
+        if (
+            frame.keyframe
+            and ts is not None
+            and self._open_start is not None
+            and (ts - self._open_start) / 90000 >= self.segment_duration - 1e-6
+        ):
+            closed = self._close(end_dts=ts)
+            self._open_start = ts
         self._open.append(frame)
         return closed
 

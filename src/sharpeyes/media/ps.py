@@ -164,6 +164,18 @@ class _Unwrap33:
         return self._ext
 
 
+class _PtsMark:
+    """A PES timestamp and where its payload starts in the ES buffer (NAL mode)."""
+
+    __slots__ = ("dts", "offset", "pts", "used")
+
+    def __init__(self, offset: int, pts: int, dts: int | None) -> None:
+        self.offset = offset
+        self.pts = pts
+        self.dts = dts
+        self.used = False
+
+
 class PsDemuxer:
     """Feed PS bytes (RTP payloads in order), get complete access units out.
 
@@ -194,7 +206,7 @@ class PsDemuxer:
         self._au_vcl = False  # NAL mode: the AU has a slice, the next AU start ends it
         self._au_key = False
         self._nal_scan = 0  # NAL mode: where the start-code scan resumes
-        self._ptsq: list[list[int | bool | None]] = []  # NAL mode: [offset, pts, dts, used]
+        self._ptsq: list[_PtsMark] = []  # NAL mode: PES timestamps by ES offset
         self._last_pts: int | None = None
         self._pts_step = 0
         self._pack_since_video = False
@@ -372,8 +384,7 @@ class PsDemuxer:
                     # The PES claims bytes that hold the next pack: the pack it
                     # belonged to was truncated. Cut it and go on from that pack.
                     stats["truncated"] += 1
-                    stats["dropped_bytes"] += cut - pos
-                    self._au_bad = self._au_open
+                    self._damaged_video_pes(out, pos, cut)
                     pos = cut
                     continue
                 if end > n:
@@ -395,6 +406,20 @@ class PsDemuxer:
             pos = end
         if pos:
             del buf[:pos]
+
+    def _damaged_video_pes(self, out: list[EsFrame], pos: int, cut: int) -> None:
+        """Use what arrived of a truncated PES, then condemn the AU that holds its end.
+
+        The frame before it may well be complete (the truncated PES often starts the
+        next frame), so only the AU the damage lands in is dropped.
+        """
+        try:
+            parse_pes_header(self._buf, pos, cut)
+        except (IndexError, ValueError):
+            self.stats["dropped_bytes"] += cut - pos
+            return
+        self._video_pes(out, pos, cut)
+        self._au_bad = self._au_open
 
     def _waiting_unit_cut(self) -> bool:
         """While a video PES waits for its bytes, look for a pack header in new data.
@@ -490,7 +515,12 @@ class PsDemuxer:
     # PES mode (MPEG-4, SVAC, unknown): a new PTS starts a new access unit.
 
     def _pes_mode_pes(
-        self, out: list[EsFrame], payload: int, end: int, pts: int | None, dts: int | None,
+        self,
+        out: list[EsFrame],
+        payload: int,
+        end: int,
+        pts: int | None,
+        dts: int | None,
         new_pack: bool,
     ) -> None:
         if self._au_open:
@@ -517,18 +547,23 @@ class PsDemuxer:
     # 7.4.1.2.3, H.265 7.4.2.4.4), PTS belongs to the first AU starting in its PES.
 
     def _nal_pes(
-        self, out: list[EsFrame], payload: int, end: int, pts: int | None, dts: int | None,
+        self,
+        out: list[EsFrame],
+        payload: int,
+        end: int,
+        pts: int | None,
+        dts: int | None,
         h265: bool,
     ) -> None:
         au = self._au
         buf = self._buf
         if self._after_flush:
             self._after_flush = False
-            if not (buf[payload] == 0 and buf[payload + 1 : payload + 3] in (b"\x00\x01", b"\x00\x00")):
+            if not buf.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"), payload, end):
                 self._marker_split()
         if pts is not None:
             q = self._ptsq
-            q.append([len(au), pts, dts, False])
+            q.append(_PtsMark(len(au), pts, dts))
             if len(q) > 32:
                 del q[:-32]
         with memoryview(buf) as mv:
@@ -589,20 +624,19 @@ class PsDemuxer:
         """PTS/DTS of the AU starting at offset 0 of ``_au`` (NAL mode)."""
         q = self._ptsq
         best = -1
-        for k, entry in enumerate(q):
-            if entry[0] <= 3:  # type: ignore[operator]
-                best = k
-            else:
+        for k, mark in enumerate(q):
+            if mark.offset > 3:
                 break
+            best = k
         if best < 0:
             return None, None
         if best:
             del q[:best]
-        entry = q[0]
-        if entry[3]:
+        mark = q[0]
+        if mark.used:
             return None, None
-        entry[3] = True
-        return entry[1], entry[2]  # type: ignore[return-value]
+        mark.used = True
+        return mark.pts, mark.dts
 
     def _emit_video(self, out: list[EsFrame], end: int) -> None:
         """Emit ``_au[:end]`` as a frame and keep the rest as the start of the next."""
@@ -621,8 +655,8 @@ class PsDemuxer:
             au.clear()
         else:
             del au[:end]
-        for entry in self._ptsq:
-            entry[0] -= end  # type: ignore[operator]
+        for mark in self._ptsq:
+            mark.offset -= end
         self._nal_scan = max(0, self._nal_scan - end)
         self._au_open = bool(au)
         self._au_vcl = self._au_key = self._au_bad = False

@@ -209,8 +209,8 @@ class RtpReceiver:
         "_cb",
         "_fixed",
         "_held",
-        "_hist_bits",
         "_hist",
+        "_hist_bits",
         "_hist_mask",
         "_latched",
         "_max_delay",
@@ -324,7 +324,7 @@ class RtpReceiver:
         Never raises on bad input: malformed packets are counted and dropped.
         """
         try:
-            pt, marker, seq, ts, ssrc, start, end = parse_rtp_header(datagram)
+            _pt, marker, seq, ts, ssrc, start, end = parse_rtp_header(datagram)
         except RtpError:
             self.malformed += 1
             return _NO_DELIVERY
@@ -551,10 +551,14 @@ class RtpReceiver:
             if now is not None and self._oldest_at is None:
                 self._oldest_at = now
             if delta >= self._window:
-                self._advance_to(ext - self._window + 1, out)
-        if self._held and now is not None and self._oldest_at is not None:
-            if now - self._oldest_at >= self._max_delay:
-                self._release_due(out, now)
+                self._advance_to(ext, out)
+        if (
+            self._held
+            and now is not None
+            and self._oldest_at is not None
+            and now - self._oldest_at >= self._max_delay
+        ):
+            self._release_due(out, now)
 
     @staticmethod
     def _keep(payload: memoryview) -> memoryview:

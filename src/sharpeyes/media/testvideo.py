@@ -136,11 +136,11 @@ def generate_video(
 
 
 def generate_h264(**kwargs: int) -> tuple[EncodedFrame, ...]:
-    return generate_video("h264", **kwargs)  # type: ignore[arg-type]
+    return generate_video("h264", **kwargs)
 
 
 def generate_h265(**kwargs: int) -> tuple[EncodedFrame, ...]:
-    return generate_video("h265", **kwargs)  # type: ignore[arg-type]
+    return generate_video("h265", **kwargs)
 
 
 # --- G.711 ---------------------------------------------------------------------------

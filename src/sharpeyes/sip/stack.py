@@ -91,7 +91,9 @@ class SipStack:
         t2: float = 4.0,
         server_tx_lifetime: float = 32.0,
     ) -> None:
-        self.transport = Transport(host, port, self._on_message, self._on_parse_error, udp=udp, tcp=tcp)
+        self.transport = Transport(
+            host, port, self._on_message, self._on_parse_error, udp=udp, tcp=tcp
+        )
         self.handler = handler
         self.advertised_host = advertised_host or host
         self.user_agent = user_agent
@@ -142,7 +144,11 @@ class SipStack:
             self._reply_error(msg, peer, exc.status, str(exc))
             return
         method = "INVITE" if msg.method == "ACK" else msg.method
-        key = (via.branch or msg.call_id + msg.headers.get("CSeq", ""), f"{via.host}:{via.port}", method)
+        key = (
+            via.branch or msg.call_id + msg.headers.get("CSeq", ""),
+            f"{via.host}:{via.port}",
+            method,
+        )
         if msg.method != "ACK":
             existing = self._server_tx.get(key)
             if existing is not None:
@@ -153,11 +159,15 @@ class SipStack:
             self._server_tx[key] = _ServerTx(peer)
             self._server_tx_expiry.append((time.monotonic() + self.server_tx_lifetime, key))
         self.stats["requests"] += 1
-        task = asyncio.get_running_loop().create_task(self._handle(msg, peer, key, time.perf_counter()))
+        task = asyncio.get_running_loop().create_task(
+            self._handle(msg, peer, key, time.perf_counter())
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, req: SipRequest, peer: Peer, key: tuple[str, str, str], t0: float) -> None:
+    async def _handle(
+        self, req: SipRequest, peer: Peer, key: tuple[str, str, str], t0: float
+    ) -> None:
         try:
             response = await self.handler(req, peer)
         except Exception:
@@ -170,7 +180,11 @@ class SipStack:
         self.latency.append(time.perf_counter() - t0)
 
     def send_response(
-        self, req: SipRequest, response: SipResponse, peer: Peer, key: tuple[str, str, str] | None = None
+        self,
+        req: SipRequest,
+        response: SipResponse,
+        peer: Peer,
+        key: tuple[str, str, str] | None = None,
     ) -> None:
         if "Server" not in response.headers and "User-Agent" not in response.headers:
             response.headers.add("User-Agent", self.user_agent)
@@ -230,7 +244,9 @@ class SipStack:
             h.add("Content-Type", content_type)
         return SipRequest(headers=h, body=body, method=method, uri=uri)
 
-    async def request(self, req: SipRequest, peer: Peer, *, timeout: float | None = None) -> SipResponse:
+    async def request(
+        self, req: SipRequest, peer: Peer, *, timeout: float | None = None
+    ) -> SipResponse:
         """Send a request in a new client transaction; return its final response."""
         branch = new_branch()
         transport = "TCP" if peer.transport == "tcp" else "UDP"

@@ -8,10 +8,12 @@ address so requests to a device that registered over TCP reuse its connection
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from sharpeyes.gb28181.message import (
     SipParseError,
@@ -60,8 +62,8 @@ class _TcpConn(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCPTransport is not an asyncio.Transport subclass: no isinstance
+        self.transport = cast(asyncio.Transport, transport)
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = Peer("tcp", host, port)
         self.owner._tcp[(host, port)] = self
@@ -109,6 +111,7 @@ class Transport:
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.base_events.Server | None = None
         self._tcp: dict[tuple[str, int], _TcpConn] = {}
+        self._connecting: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._error_log_at: dict[str, float] = {}
         self.stats = {
             "received": 0,
@@ -119,20 +122,42 @@ class Transport:
         }
 
     async def start(self) -> None:
+        """Bind UDP and TCP on the same port; with port 0, retry until one is free for both."""
+        attempts = 20 if self.port == 0 else 1
+        for attempt in range(attempts):
+            try:
+                await self._bind(self.port)
+                return
+            except OSError:
+                await self._close_sockets()
+                if attempt == attempts - 1:
+                    raise
+
+    async def _bind(self, port: int) -> None:
         loop = asyncio.get_running_loop()
         if self._want_udp:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(self.host, self.port)
+                lambda: _Udp(self), local_addr=(self.host, port)
             )
             self._udp = transport
             sock = transport.get_extra_info("socket")
-            if self.port == 0:
-                self.port = sock.getsockname()[1]
+            port = sock.getsockname()[1]
             _grow_buffers(sock)
         if self._want_tcp:
             self._server = await loop.create_server(
-                lambda: _TcpConn(self), self.host, self.port, reuse_address=True, backlog=1024
+                lambda: _TcpConn(self), self.host, port, reuse_address=True, backlog=1024
             )
+            port = self._server.sockets[0].getsockname()[1]
+        self.port = port
+
+    async def _close_sockets(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
     async def stop(self) -> None:
         if self._udp is not None:
@@ -144,10 +169,8 @@ class Transport:
             if conn.transport is not None:
                 conn.transport.close()
         for conn in conns:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(conn.closed), 1)
-            except TimeoutError:
-                pass
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -202,10 +225,29 @@ class Transport:
             return
         if peer.transport != "tcp":
             raise ConnectionError(f"no {peer.transport} socket")
-        loop = asyncio.get_running_loop()
-        await loop.create_connection(lambda: _TcpConn(self), peer.host, peer.port)
+        await self._connect(peer)
         if not self.send_now(data, peer):
             raise ConnectionError(f"cannot reach {peer}")
+
+    async def _connect(self, peer: Peer) -> None:
+        """One connection attempt per peer, however many senders wait for it."""
+        key = (peer.host, peer.port)
+        pending = self._connecting.get(key)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._connecting[key] = fut
+        try:
+            await loop.create_connection(lambda: _TcpConn(self), peer.host, peer.port)
+            fut.set_result(None)
+        except OSError as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: the waiters re-raise it themselves
+            raise
+        finally:
+            del self._connecting[key]
 
     def local_port(self) -> int:
         return self.port
@@ -220,7 +262,5 @@ def _grow_buffers(sock: object) -> None:
     if not isinstance(sock, socket.socket):
         return
     for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, opt, 4 << 20)
-        except OSError:
-            pass

@@ -20,17 +20,26 @@ async def list_alarms(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PageOut[AlarmOut]:
-    page = await node.devices.list_alarms(principal, device_id=device_id, offset=offset, limit=limit)
+    page = await node.devices.list_alarms(
+        principal, device_id=device_id, offset=offset, limit=limit
+    )
     return PageOut[AlarmOut](
-        items=[AlarmOut.model_validate(a) for a in page.items], total=page.total, offset=offset, limit=limit
+        items=[AlarmOut.model_validate(a) for a in page.items],
+        total=page.total,
+        offset=offset,
+        limit=limit,
     )
 
 
 @router.post("/{alarm_id}/ack", response_model=AlarmOut)
 async def acknowledge(alarm_id: int, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
-    return AlarmOut.model_validate(await node.devices.acknowledge_alarm(principal, alarm_id, principal.username))
+    return AlarmOut.model_validate(
+        await node.devices.acknowledge_alarm(principal, alarm_id, principal.username)
+    )
 
 
 @router.post("/{alarm_id}/reset", response_model=AlarmOut)
 async def reset(alarm_id: int, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
-    return AlarmOut.model_validate(await node.devices.reset_alarm(principal, alarm_id, principal.username))
+    return AlarmOut.model_validate(
+        await node.devices.reset_alarm(principal, alarm_id, principal.username)
+    )

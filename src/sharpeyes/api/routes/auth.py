@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 async def login(body: LoginIn, request: Request, node: NodeDep) -> LoginOut:
     client_ip = request.client.host if request.client else "unknown"
     try:
-        principal = await node.users.authenticate(body.username, body.password, client_ip, time.time())
+        principal = await node.users.authenticate(
+            body.username, body.password, client_ip, time.time()
+        )
     except ThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

@@ -20,7 +20,9 @@ async def list_channels(
     status: Annotated[str | None, Query(pattern="^(online|offline)$")] = None,
     q: Annotated[str | None, Query(max_length=64, description="text in name or channel ID")] = None,
     civil_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
-    kind: Annotated[str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")] = "channel",
+    kind: Annotated[
+        str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")
+    ] = "channel",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PageOut[ChannelOut]:
@@ -35,7 +37,10 @@ async def list_channels(
         limit=limit,
     )
     return PageOut[ChannelOut](
-        items=[ChannelOut.model_validate(c) for c in page.items], total=page.total, offset=offset, limit=limit
+        items=[ChannelOut.model_validate(c) for c in page.items],
+        total=page.total,
+        offset=offset,
+        limit=limit,
     )
 
 
@@ -46,7 +51,9 @@ async def get_channel(channel_pk: int, principal: Reader, node: NodeDep) -> Chan
 
 @router.post("/{channel_pk}/ptz", response_model=PtzOut)
 async def ptz(channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
-    cmd = await node.devices.ptz(principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset)
+    cmd = await node.devices.ptz(
+        principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset
+    )
     return PtzOut(command=cmd)
 
 

@@ -40,7 +40,9 @@ async def list_devices(
     )
     return PageOut[DeviceOut](
         items=[DeviceOut.model_validate(d) for d in page.items],
-        total=page.total, offset=offset, limit=limit,
+        total=page.total,
+        offset=offset,
+        limit=limit,
     )
 
 
@@ -57,7 +59,9 @@ async def get_device(device_id: str, principal: Reader, node: NodeDep) -> Device
 
 
 @router.patch("/{device_id}", response_model=DeviceDetailOut)
-async def update_device(device_id: str, body: DeviceUpdateIn, principal: Writer, node: NodeDep) -> DeviceDetailOut:
+async def update_device(
+    device_id: str, body: DeviceUpdateIn, principal: Writer, node: NodeDep
+) -> DeviceDetailOut:
     changes = body.model_dump(exclude_unset=True)
     return _detail(await node.devices.update_device(principal, device_id, changes))
 
@@ -69,7 +73,9 @@ async def delete_device(device_id: str, principal: Writer, node: NodeDep) -> Res
 
 
 @router.post("/{device_id}/admission", response_model=DeviceDetailOut)
-async def set_admission(device_id: str, body: AdmissionIn, principal: Writer, node: NodeDep) -> DeviceDetailOut:
+async def set_admission(
+    device_id: str, body: AdmissionIn, principal: Writer, node: NodeDep
+) -> DeviceDetailOut:
     await node.devices.admit(principal, device_id, body.admission)
     return _detail(await node.devices.get_device(principal, device_id))
 
@@ -78,7 +84,9 @@ async def set_admission(device_id: str, body: AdmissionIn, principal: Writer, no
 async def sync_catalog(device_id: str, principal: Writer, node: NodeDep) -> CatalogSyncOut:
     result = await node.devices.sync_catalog(principal, device_id)
     assert result is not None
-    return CatalogSyncOut(complete=result.complete, items=len(result.items), expected=result.expected)
+    return CatalogSyncOut(
+        complete=result.complete, items=len(result.items), expected=result.expected
+    )
 
 
 @router.get("/{device_id}/info")
@@ -96,22 +104,34 @@ async def device_channels(
     device_id: str,
     principal: Reader,
     node: NodeDep,
-    kind: Annotated[str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")] = "all",
+    kind: Annotated[
+        str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")
+    ] = "all",
     offset: Offset = 0,
     limit: Limit = 1000,
 ) -> PageOut[ChannelOut]:
     await node.devices.get_device(principal, device_id)
     page = await node.devices.list_channels(
-        principal, device_id=device_id, kind=None if kind == "all" else kind, offset=offset, limit=limit
+        principal,
+        device_id=device_id,
+        kind=None if kind == "all" else kind,
+        offset=offset,
+        limit=limit,
     )
     return PageOut[ChannelOut](
-        items=[ChannelOut.model_validate(c) for c in page.items], total=page.total, offset=offset, limit=limit
+        items=[ChannelOut.model_validate(c) for c in page.items],
+        total=page.total,
+        offset=offset,
+        limit=limit,
     )
 
 
 @router.get("/{device_id}/history", response_model=list[StatusEventOut])
 async def device_history(
-    device_id: str, principal: Reader, node: NodeDep, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+    device_id: str,
+    principal: Reader,
+    node: NodeDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[StatusEventOut]:
     rows = await node.devices.status_history(principal, device_id, limit)
     return [StatusEventOut.model_validate(r) for r in rows]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
-from fastapi import HTTPException
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
 
 from sharpeyes.api.deps import principal_from_token
 from sharpeyes.sharing.principal import Permission, has_permission

@@ -16,7 +16,11 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health")
 async def health(node: NodeDep) -> dict[str, Any]:
     """No authentication on purpose: load balancers and monitors call it."""
-    return {"status": "ok", "version": __version__, "uptime_s": round(time.time() - node.started_at, 1)}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "uptime_s": round(time.time() - node.started_at, 1),
+    }
 
 
 @router.get("/api/stats")

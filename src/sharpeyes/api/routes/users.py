@@ -20,7 +20,11 @@ async def list_users(principal: Admin, node: NodeDep) -> list[UserOut]:
 async def create_user(body: UserCreateIn, principal: Admin, node: NodeDep) -> UserOut:
     try:
         user = await node.users.create_user(
-            body.username, body.password, body.role, display_name=body.display_name, region_codes=body.region_codes
+            body.username,
+            body.password,
+            body.role,
+            display_name=body.display_name,
+            region_codes=body.region_codes,
         )
     except UserExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "username already exists") from exc
