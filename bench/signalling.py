@@ -185,6 +185,8 @@ def bench_once(
         "node_p50_ms": stats["sip_latency"]["p50_ms"],
         "node_p99_ms": stats["sip_latency"]["p99_ms"],
         "node_cpu_pct": 100 * cpu,
+        "loop_lag_p99_ms": stats["loop_lag"]["p99_ms"],
+        "loop_lag_max_ms": stats["loop_lag"]["max_ms"],
         "node_rss_mb": rss / 2**20,
         "online": stats["devices_online"],
     }

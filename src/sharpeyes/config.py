@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sharpeyes.ledger.settings import LedgerSettings
+
 
 class SipSettings(BaseModel):
     id: str = "34020000002000000001"
@@ -80,6 +82,7 @@ class Settings(BaseSettings):
     db: DbSettings = DbSettings()
     media: MediaSettings = MediaSettings()
     auth: AuthSettings = AuthSettings()
+    ledger: LedgerSettings = LedgerSettings()
 
     @classmethod
     def settings_customise_sources(

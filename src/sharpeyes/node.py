@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 from sharpeyes.config import Settings
 from sharpeyes.devices.alarms import AlarmService
@@ -72,6 +73,7 @@ class Node:
         self._http: object | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port: int | None = None
+        self.loop_lag: deque[float] = deque(maxlen=1200)  # the last minute at 50 ms
 
     # ---------------------------------------------------------- lifecycle
     async def start(self, *, http: bool = True) -> None:
@@ -100,6 +102,7 @@ class Node:
         self.registry.start()
         await self.stack.start()
         self.messaging.start()
+        self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
         log.info(
@@ -134,7 +137,27 @@ class Node:
         sock = server.servers[0].sockets[0]
         self.http_port = sock.getsockname()[1]
 
+    async def _watch_loop_lag(self, period: float = 0.05) -> None:
+        """How late the event loop wakes up: the stall every SIP request shares."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(period)
+            self.loop_lag.append(loop.time() - t0 - period)
+
+    def loop_lag_ms(self) -> dict[str, float]:
+        data = sorted(self.loop_lag)
+        if not data:
+            return {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        n = len(data)
+        return {
+            "p50_ms": round(data[n // 2] * 1000, 2),
+            "p99_ms": round(data[min(n - 1, int(n * 0.99))] * 1000, 2),
+            "max_ms": round(data[-1] * 1000, 2),
+        }
+
     async def stop(self) -> None:
+        self._lag_task.cancel()
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:

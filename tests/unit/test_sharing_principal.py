@@ -22,13 +22,17 @@ def test_role_permission_table() -> None:
     assert {p for p in Permission if has_permission(viewer, p)} == {
         Permission.DEVICES_READ,
         Permission.LIVE_VIEW,
+        Permission.LEDGER_READ,
     }
     assert {p for p in Permission if has_permission(operator, p)} == {
         Permission.DEVICES_READ,
         Permission.LIVE_VIEW,
+        Permission.LEDGER_READ,
         Permission.DEVICES_WRITE,
         Permission.PTZ,
         Permission.ALARMS_ACK,
+        Permission.LEDGER_WRITE,
+        Permission.LEDGER_IMPORT,
     }
     assert all(has_permission(admin, p) for p in Permission)
     assert not has_permission(operator, Permission.USERS_ADMIN)

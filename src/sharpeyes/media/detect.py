@@ -13,7 +13,7 @@ import struct
 from typing import Literal
 
 from .es import Buffer, EsFrame, is_keyframe, iter_nals
-from .ps import PsDemuxer
+from .ps import PsDemuxer, PsError
 from .ts import TS_PACKET, TsDemuxer
 
 PayloadFormat = Literal["ps", "ts", "h264", "h265", "annexb"]
@@ -371,7 +371,7 @@ class PayloadDepacketizer:
         self._ps: PsDemuxer | None = None
         self._ts: TsDemuxer | None = None
         self._nal: _NalDepacketizer | None = None
-        self.stats: dict[str, int] = {"payloads": 0, "undetected": 0, "errors": 0}
+        self.stats: dict[str, int] = {"undetected": 0, "errors": 0}
         if fmt is not None:
             self._select(fmt)
 
@@ -399,7 +399,15 @@ class PayloadDepacketizer:
         self, payload: Buffer, marker: bool = False, ts: int = 0, gap: bool = False
     ) -> list[EsFrame]:
         """One in-order payload; ``gap`` = packets were lost right before it."""
-        self.stats["payloads"] += 1
+        ps = self._ps
+        if ps is not None:  # the GB common case first, without another call
+            if gap:
+                ps.discontinuity()
+            try:
+                return ps.feed(payload, marker)
+            except PsError:
+                self.stats["errors"] += 1
+                return []
         if self.format is None:
             return self._detect(payload, marker, ts, gap)
         return self._dispatch(payload, marker, ts, gap)
@@ -420,7 +428,7 @@ class PayloadDepacketizer:
                 ps.discontinuity()
             try:
                 return ps.feed(payload, marker)
-            except ValueError:
+            except PsError:
                 self.stats["errors"] += 1
                 return []
         tsd = self._ts

@@ -206,6 +206,8 @@ class PsDemuxer:
         self._au_vcl = False  # NAL mode: the AU has a slice, the next AU start ends it
         self._au_key = False
         self._nal_scan = 0  # NAL mode: where the start-code scan resumes
+        self._pes_base = 0  # NAL mode: offset in _au where the latest PES payload starts
+        self._pes_at = 0  # ... and where that payload is in _buf
         self._ptsq: list[_PtsMark] = []  # NAL mode: PES timestamps by ES offset
         self._last_pts: int | None = None
         self._pts_step = 0
@@ -229,6 +231,7 @@ class PsDemuxer:
             "bad_units": 0,
             "marker_split": 0,
             "skipped_pes": 0,
+            "oversize": 0,
         }
 
     # -- public ------------------------------------------------------------------
@@ -241,9 +244,14 @@ class PsDemuxer:
         """Append bytes and return every frame completed by them."""
         out: list[EsFrame] = []
         buf = self._buf
+        start = len(buf)
         buf += data
         try:
-            if len(buf) >= self._need or self._waiting_unit_cut():
+            if (
+                len(buf) >= self._need
+                or (buf.startswith(PACK_START, start) and self._cut_waiting(out, start))
+                or (self._scan and self._waiting_unit_cut())
+            ):
                 self._parse(out, end_of_frame)
             if end_of_frame and self._marker_ok and self._au_open and not buf:
                 self._marker_flush(out)
@@ -384,15 +392,21 @@ class PsDemuxer:
                     # The PES claims bytes that hold the next pack: the pack it
                     # belonged to was truncated. Cut it and go on from that pack.
                     stats["truncated"] += 1
-                    self._damaged_video_pes(out, pos, cut)
-                    pos = cut
+                    resume = self._damaged_video_pes(out, pos, cut)
+                    pos = resume if 0 <= resume < cut else cut
                     continue
                 if end > n:
                     self._need = end - pos
                     self._scan = max(n - 3, pos + 6) - pos if scannable else 0
                     break
             if is_video:
-                self._video_pes(out, pos, end)
+                resume = self._video_pes(out, pos, end)
+                if resume >= 0:
+                    # A pack header inside H.264/H.265 data: this PES swallowed the
+                    # start of the next pack (its own pack was truncated).
+                    stats["truncated"] += 1
+                    pos = resume
+                    continue
             elif 0xC0 <= sid <= 0xDF:
                 self._audio_pes(out, pos, end, sid)
             elif sid == 0xBC:
@@ -407,28 +421,52 @@ class PsDemuxer:
         if pos:
             del buf[:pos]
 
-    def _damaged_video_pes(self, out: list[EsFrame], pos: int, cut: int) -> None:
+    def _damaged_video_pes(self, out: list[EsFrame], pos: int, cut: int) -> int:
         """Use what arrived of a truncated PES, then condemn the AU that holds its end.
 
         The frame before it may well be complete (the truncated PES often starts the
-        next frame), so only the AU the damage lands in is dropped.
+        next frame), so only the AU the damage lands in is dropped. Returns where to
+        resume if an earlier pack header turned up inside the data, else -1.
         """
         try:
             parse_pes_header(self._buf, pos, cut)
         except (IndexError, ValueError):
             self.stats["dropped_bytes"] += cut - pos
-            return
-        self._video_pes(out, pos, cut)
+            return -1
+        resume = self._video_pes(out, pos, cut)
         self._au_bad = self._au_open
+        return resume
+
+    def _cut_waiting(self, out: list[EsFrame], cut: int) -> bool:
+        """New RTP payload starts with a pack header while a unit waits for its bytes.
+
+        GB senders start every pack in a new RTP packet, so this O(1) check catches a
+        truncated pack at once instead of after 64 KiB more data. MPEG-4 part 2 can
+        legitimately contain 00 00 01 BA, so its PES lengths are trusted.
+        """
+        buf = self._buf
+        sid = buf[3]
+        if 0xE0 <= sid <= 0xEF:
+            if self._codecs.get(sid) == "mpeg4":
+                return False
+            self.stats["truncated"] += 1
+            resume = self._damaged_video_pes(out, 0, cut)
+            if 0 <= resume < cut:
+                cut = resume
+        else:
+            self.stats["truncated"] += 1
+            self.stats["dropped_bytes"] += cut
+        del buf[:cut]
+        self._need = 0
+        self._scan = 0
+        return True
 
     def _waiting_unit_cut(self) -> bool:
-        """While a video PES waits for its bytes, look for a pack header in new data.
+        """While a PES of a not yet known codec waits, look for a pack header in new data.
 
         Returns True when one was found (the waiting unit is truncated and the buffer
         must be parsed now, the cut is done by :meth:`_parse`).
         """
-        if not self._scan:
-            return False
         buf = self._buf
         found = buf.find(PACK_START, self._scan - 3 if self._scan > 9 else 6) >= 0
         if not found:
@@ -436,10 +474,10 @@ class PsDemuxer:
         return found
 
     def _video_codec_scannable(self, sid: int) -> bool:
-        # H.264/H.265 payloads can never contain 00 00 01 BA (forbidden_zero_bit);
-        # MPEG-4 part 2 can, so its PES lengths are trusted.
-        codec = self._codecs.get(sid)
-        return codec is None or codec in ("h264", "h265")
+        # Only while the codec is unknown: H.264/H.265 data can never contain
+        # 00 00 01 BA (forbidden_zero_bit), so the NAL scan spots a swallowed pack
+        # header for free; MPEG-4 part 2 can contain it, so its lengths are trusted.
+        return self._codecs.get(sid) is None
 
     def _unbounded_end(self, start: int, n: int, end_of_frame: bool) -> int:
         """End of a zero-length video PES: the next system-level start code."""
@@ -471,7 +509,8 @@ class PsDemuxer:
         self._ptsq.clear()
         self._au_pts = self._au_dts = None
 
-    def _video_pes(self, out: list[EsFrame], pos: int, end: int) -> None:
+    def _video_pes(self, out: list[EsFrame], pos: int, end: int) -> int:
+        """Add one video PES to the current AU; returns a resume position or -1."""
         buf = self._buf
         sid = buf[pos + 3]
         stats = self.stats
@@ -480,17 +519,17 @@ class PsDemuxer:
             self._video_sid = sid
         elif sid != self._video_sid:
             stats["skipped_pes"] += 1
-            return
+            return -1
         try:
             payload, pts, dts = parse_pes_header(buf, pos, end)
         except (IndexError, ValueError):
             stats["bad_units"] += 1
             self._au_bad = self._au_open
-            return
+            return -1
         new_pack = self._pack_since_video
         self._pack_since_video = False
         if payload >= end:
-            return
+            return -1
         codec = self._codecs.get(sid)
         if codec is None:
             guessed = guess_video_codec(buf[payload : min(end, payload + 4096)])
@@ -503,14 +542,14 @@ class PsDemuxer:
             self._drop_au()
             self._nal_mode = nal_mode
         if len(self._au) + (end - payload) > self._max_frame:
-            stats["oversize"] = stats.get("oversize", 0) + 1
+            stats["oversize"] += 1
             self._drop_au()
             self._au_bad = True
-            return
+            return -1
         if nal_mode:
-            self._nal_pes(out, payload, end, pts, dts, codec == "h265")
-        else:
-            self._pes_mode_pes(out, payload, end, pts, dts, new_pack)
+            return self._nal_pes(out, payload, end, pts, dts, codec == "h265")
+        self._pes_mode_pes(out, payload, end, pts, dts, new_pack)
+        return -1
 
     # PES mode (MPEG-4, SVAC, unknown): a new PTS starts a new access unit.
 
@@ -554,7 +593,7 @@ class PsDemuxer:
         pts: int | None,
         dts: int | None,
         h265: bool,
-    ) -> None:
+    ) -> int:
         au = self._au
         buf = self._buf
         if self._after_flush:
@@ -566,20 +605,38 @@ class PsDemuxer:
             q.append(_PtsMark(len(au), pts, dts))
             if len(q) > 32:
                 del q[:-32]
+        self._pes_base = len(au)
+        self._pes_at = payload
         with memoryview(buf) as mv:
             au += mv[payload:end]
         self._au_open = True
-        self._scan_nals(out, h265)
+        k = self._scan_nals(out, h265)
+        if k < 0:
+            return -1
+        resume = self._pes_at + (k - self._pes_base)
+        del au[k:]
+        self._nal_scan = max(0, k - 2)
+        self._au_open = bool(au)
+        self._au_bad = self._au_open
+        return resume
 
-    def _scan_nals(self, out: list[EsFrame], h265: bool) -> None:
+    def _scan_nals(self, out: list[EsFrame], h265: bool) -> int:
+        """Find NAL units in the new bytes, cut AUs; returns a pack header's offset or -1."""
         au = self._au
         n = len(au)
         need = 6 if h265 else 5  # start code + header + first slice-header byte
         i = au.find(b"\x00\x00\x01", self._nal_scan)
         while i >= 0:
             if i + need > n:
+                if i + 4 <= n and au[i + 3] == 0xBA and i >= self._pes_base:
+                    return i
                 break
             b = au[i + 3]
+            if b & 0x80:  # forbidden_zero_bit: not a NAL unit
+                if b == 0xBA and i >= self._pes_base:
+                    return i
+                i = au.find(b"\x00\x00\x01", i + 3)
+                continue
             if h265:
                 t = (b >> 1) & 0x3F
                 if t < 32:
@@ -609,6 +666,7 @@ class PsDemuxer:
                     self._au_key = True
             i = au.find(b"\x00\x00\x01", i + 3)
         self._nal_scan = i if i >= 0 else max(0, n - 2)
+        return -1
 
     def _marker_split(self) -> None:
         self._marker_ok = False
@@ -658,6 +716,7 @@ class PsDemuxer:
         for mark in self._ptsq:
             mark.offset -= end
         self._nal_scan = max(0, self._nal_scan - end)
+        self._pes_base -= end
         self._au_open = bool(au)
         self._au_vcl = self._au_key = self._au_bad = False
         self._au_pts = self._au_dts = None

@@ -267,7 +267,7 @@ class RtpReceiver:
         self._max_ext = -1
         self._held: dict[int, tuple[memoryview, bool, int, float | None]] = {}
         self._oldest_at: float | None = None
-        self._hist_bits = max(64, 2 * reorder_window)
+        self._hist_bits = max(128, 2 * reorder_window)  # covers _MAX_MISORDER
         self._hist_mask = (1 << self._hist_bits) - 1
         self._hist = 0  # bit i set: extended seq (next - 1 - i) was received
         self._bad_seq = -1
@@ -429,7 +429,7 @@ class RtpReceiver:
         if rel >= 0x8000:
             rel -= _SEQ_MOD
         item = (self._keep(payload), marker, ts, now)
-        if abs(rel) > self._window:
+        if abs(rel) > max(self._window, _MAX_MISORDER):
             # Far from what we collected: a stray packet, or the first ones were.
             strays = self._stray
             strays.append((seq, item))
@@ -534,6 +534,8 @@ class RtpReceiver:
                 self.received += 1
                 self.reordered += 1
                 self._hist |= 1 << age
+                if ext < self._base:
+                    self._base = ext  # older than our start: widen "expected" too
             return
         if ext in self._held:
             self.duplicates += 1
@@ -551,7 +553,7 @@ class RtpReceiver:
             if now is not None and self._oldest_at is None:
                 self._oldest_at = now
             if delta >= self._window:
-                self._advance_to(ext, out)
+                self._advance_to(ext - self._window + 1, out)
         if (
             self._held
             and now is not None

@@ -25,10 +25,19 @@ class Permission(StrEnum):
     ALARMS_ACK = "alarms.ack"
     USERS_ADMIN = "users.admin"
     LIVE_VIEW = "live.view"
+    LEDGER_READ = "ledger.read"  # ledger records, map, quality, export (audited)
+    LEDGER_WRITE = "ledger.write"  # create / edit / delete ledger records
+    LEDGER_IMPORT = "ledger.import"  # survey-form imports
 
 
-_VIEWER = frozenset({Permission.DEVICES_READ, Permission.LIVE_VIEW})
-_OPERATOR = _VIEWER | {Permission.DEVICES_WRITE, Permission.PTZ, Permission.ALARMS_ACK}
+_VIEWER = frozenset({Permission.DEVICES_READ, Permission.LIVE_VIEW, Permission.LEDGER_READ})
+_OPERATOR = _VIEWER | {
+    Permission.DEVICES_WRITE,
+    Permission.PTZ,
+    Permission.ALARMS_ACK,
+    Permission.LEDGER_WRITE,
+    Permission.LEDGER_IMPORT,
+}
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {

@@ -6,6 +6,10 @@ query over devices or channels goes through :func:`scope_devices` /
 Organisation trees, per-channel grants from approved share requests (M5.2) and
 app-key scopes will be added *here*, so no route ever needs to change for them.
 
+Ledger camera records (``scope_camera_records``) follow the channel rule with the
+record's region in place of the civil code, and ledger platform / internal-system
+records (``scope_by_region``) are visible by their region code alone.
+
 Today's rule: ``Principal.region_codes`` None sees everything; otherwise a
 channel is visible when its civil code (or, when the device reported none, its
 own GB ID, whose first digits are the region) starts with one of the prefixes,
@@ -66,6 +70,52 @@ def scope_channels(stmt: _S, principal: Principal) -> _S:
     if prefixes is None:
         return stmt
     return stmt.where(_channel_visible(Channel, prefixes))
+
+
+def scope_camera_records(stmt: _S, principal: Principal) -> _S:
+    """Restrict a SELECT over ``CameraRecord`` (ledger) to the principal's scope.
+
+    Same rule as channels: the record's region code, or when it has none its
+    20-digit code (whose first digits are the region), starts with a prefix. Every
+    ledger camera read, export and map query goes through here.
+    """
+    from sharpeyes.ledger.models import CameraRecord
+
+    prefixes = principal.region_codes
+    if prefixes is None:
+        return stmt
+    no_region = or_(CameraRecord.region_code.is_(None), CameraRecord.region_code == "")
+    return stmt.where(
+        or_(
+            _starts_with_any(CameraRecord.region_code, prefixes),
+            and_(no_region, _starts_with_any(CameraRecord.code, prefixes)),
+        )
+    )
+
+
+def can_see_camera_record(principal: Principal, region_code: str | None, code: str | None) -> bool:
+    """:func:`scope_camera_records` for one loaded record (or one about to be written)."""
+    prefixes = principal.region_codes
+    if prefixes is None:
+        return True
+    key = region_code or code or ""
+    return bool(key) and any(key.startswith(p) for p in prefixes)
+
+
+def scope_by_region(stmt: _S, column: Any, principal: Principal) -> _S:
+    """Restrict a SELECT by a region-code column (ledger platforms, internal systems)."""
+    prefixes = principal.region_codes
+    if prefixes is None:
+        return stmt
+    return stmt.where(_starts_with_any(column, prefixes))
+
+
+def region_in_scope(principal: Principal, region_code: str | None) -> bool:
+    """May the principal see (and so act on) things in this region?"""
+    prefixes = principal.region_codes
+    if prefixes is None:
+        return True
+    return bool(region_code) and any(str(region_code).startswith(p) for p in prefixes)
 
 
 def can_see_device(principal: Principal, device_id: str) -> bool:

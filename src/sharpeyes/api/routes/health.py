@@ -30,6 +30,7 @@ async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
         **counts,
         "sip": {**node.stack.transport.stats, **node.stack.stats},
         "sip_latency": node.stack.latency_percentiles(),
+        "loop_lag": node.loop_lag_ms(),
         "devices_in_memory": len(node.registry.devices),
         "registrar": node.registrar.stats if node.registrar else {},
         "messaging": node.messaging.stats,

@@ -21,10 +21,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from sharpeyes.store.db import Database
-from sharpeyes.store.models import Base, UTCDateTime
+from sharpeyes.store.models import UTCDateTime
+from sharpeyes.store.schema import include_name, metadata
 
 config = context.config
-target_metadata = Base.metadata
+# Every table of the node (store, ledger, jobs): schema imports their modules.
+target_metadata = metadata
 
 # Serialises concurrent upgrades of one PostgreSQL database (several nodes starting).
 _PG_MIGRATION_LOCK_ID = 0x5E_28181
@@ -44,6 +46,8 @@ def _configure_kwargs(dialect_name: str) -> dict[str, Any]:
         "compare_type": True,
         "compare_server_default": True,
         "render_item": _render_item,
+        # The R*Tree and GiST index are made by hand in 0002: never diff them.
+        "include_name": include_name,
     }
 
 
