@@ -33,6 +33,7 @@ class SipSettings(BaseModel):
     keepalive_timeout_count: int = 3
     admission: Literal["open", "approve"] = "open"
     auth_max_failures: int = 10
+    auth_ip_max_failures: int = 200
     auth_lockout_s: float = 300.0
     catalog_timeout_s: float = 30.0
     query_timeout_s: float = 10.0

@@ -91,6 +91,7 @@ class Node:
                 nonce_max_age=sip.nonce_max_age,
                 timezone=sip.timezone,
                 max_failures=sip.auth_max_failures,
+                ip_max_failures=sip.auth_ip_max_failures,
                 lockout_s=sip.auth_lockout_s,
             ),
             nonce_secret,

@@ -123,13 +123,14 @@ async def _channels_online(api, device_id: str, n: int) -> bool:  # type: ignore
     return sum(c["online"] for c in r["items"]) == n
 
 
-async def test_wrong_password_is_refused_and_repeated_failures_lock_the_source(
+async def test_wrong_password_is_refused_and_repeated_failures_lock_out(
     make_node: NodeFactory,
 ) -> None:
-    node = await make_node(sip={"auth_max_failures": 3})
+    node = await make_node(sip={"auth_max_failures": 3, "auth_ip_max_failures": 6})
     fleet = fleet_for(node)
     bad = fleet.add(ipc(11, password="wrong-password"))
     good = fleet.add(ipc(12))
+    other = fleet.add(ipc(13, password="also-wrong"))
     await fleet.start()
     try:
         assert await bad.register() == 403
@@ -138,9 +139,17 @@ async def test_wrong_password_is_refused_and_repeated_failures_lock_the_source(
         )
         assert await bad.register() == 403
         assert await bad.register() == 403
-        # the source address is now refused, even for a correct password
-        assert await good.register() == 403
+        # that device at that address is now refused even with the right password...
+        bad.config.password = "12345678"
+        assert await bad.register() == 403
         assert node.registrar is not None and node.registrar.stats["throttled"] >= 1
+        # ...while another device behind the same address still gets in
+        assert await good.register() == 200
+        # an address that keeps failing for many devices is refused as a whole
+        for _ in range(3):
+            assert await other.register() == 403
+        fresh = fleet.add(ipc(14))
+        assert await fresh.register() == 403
     finally:
         await fleet.stop()
 

@@ -50,6 +50,7 @@ class RegistrarPolicy:
     qop: bool = False
     timezone: str = "Asia/Shanghai"
     max_failures: int = 10
+    ip_max_failures: int = 200
     lockout_s: float = 300.0
 
 
@@ -66,8 +67,16 @@ class Registrar:
         self.policy = policy
         self.secret = secret
         self.tz = ZoneInfo(policy.timezone)
+        # Per device at an address, and (much looser) per address: many devices
+        # share one NAT address, and one misconfigured camera must not lock out
+        # the rest; an address cycling through device IDs still gets stopped.
         self.throttle = FailureThrottle(
             max_failures=policy.max_failures, window_s=policy.lockout_s, lockout_s=policy.lockout_s
+        )
+        self.ip_throttle = FailureThrottle(
+            max_failures=policy.ip_max_failures,
+            window_s=policy.lockout_s,
+            lockout_s=policy.lockout_s,
         )
         self.stats = {"ok": 0, "challenged": 0, "forbidden": 0, "throttled": 0}
 
@@ -82,16 +91,31 @@ class Registrar:
         return response_for(req, 401, to_tag=new_tag(), headers=[("WWW-Authenticate", value)])
 
     def _forbid(
-        self, req: SipRequest, reason: str, peer: Peer, now: float, *, count: bool = True
+        self,
+        req: SipRequest,
+        reason: str,
+        peer: Peer,
+        now: float,
+        device_id: str,
+        *,
+        count: bool = True,
     ) -> SipResponse:
         self.stats["forbidden"] += 1
         if count:
-            self.throttle.record_failure(peer.host, now)
+            self.throttle.record_failure((peer.host, device_id), now)
+            self.ip_throttle.record_failure(peer.host, now)
         return response_for(req, 403, reason, to_tag=new_tag())
 
     async def handle(self, req: SipRequest, peer: Peer) -> SipResponse:
         now = time.time()
-        retry = self.throttle.is_locked(peer.host, now)
+        try:
+            device_id = parse_name_addr(req.headers["From"]).uri.user
+        except (SipParseError, KeyError):
+            return response_for(req, 400, "Malformed From")
+        retry = max(
+            self.throttle.is_locked((peer.host, device_id), now),
+            self.ip_throttle.is_locked(peer.host, now),
+        )
         if retry:
             self.stats["throttled"] += 1
             return response_for(
@@ -101,12 +125,8 @@ class Registrar:
                 to_tag=new_tag(),
                 headers=[("Retry-After", str(int(retry) + 1))],
             )
-        try:
-            device_id = parse_name_addr(req.headers["From"]).uri.user
-        except (SipParseError, KeyError):
-            return response_for(req, 400, "Malformed From")
         if not is_device_id(device_id):
-            return self._forbid(req, "Invalid Device ID", peer, now)
+            return self._forbid(req, "Invalid Device ID", peer, now, device_id)
 
         expires = self._requested_expires(req)
         if expires is None:
@@ -132,14 +152,14 @@ class Registrar:
         if nonce_state != "ok":
             return self._challenge(req, now)
         if params.get("username") != device_id or params.get("realm") != self.policy.realm:
-            return self._forbid(req, "Credentials Do Not Match Device", peer, now)
+            return self._forbid(req, "Credentials Do Not Match Device", peer, now, device_id)
 
         live = self.registry.get(device_id)
         password = (live.password if live and live.password else None) or self.policy.password
         if not digest.verify(params, method="REGISTER", password=password):
             log.info("wrong password from device %s at %s", device_id, peer)
-            return self._forbid(req, "Forbidden", peer, now)
-        self.throttle.record_success(peer.host)
+            return self._forbid(req, "Forbidden", peer, now, device_id)
+        self.throttle.record_success((peer.host, device_id))
 
         async with self.registry.lock(device_id):
             live = self.registry.get(device_id)
@@ -149,9 +169,9 @@ class Registrar:
                     device_id, admission, peer, now
                 )
             if live.admission == "pending":
-                return self._forbid(req, "Pending Approval", peer, now, count=False)
+                return self._forbid(req, "Pending Approval", peer, now, device_id, count=False)
             if live.admission != "admitted":
-                return self._forbid(req, "Device Rejected", peer, now, count=False)
+                return self._forbid(req, "Device Rejected", peer, now, device_id, count=False)
             contact = req.headers.get("Contact")
             if expires == 0:
                 if live.online or live.register_expires_at:

@@ -499,6 +499,7 @@ class Table:
     headers: HeaderMap
     rows: Iterator[tuple[int, tuple[Any, ...]]]
     close: Any = None
+    estimated_rows: int | None = None  # data rows, for progress only (may be wrong)
 
 
 def sniff_format(data: bytes, filename: str | None) -> str:
@@ -561,6 +562,7 @@ def _open_xlsx(spec: FormSpec, data: bytes) -> Table:
         for ws in wb.worksheets:
             if not hasattr(ws, "iter_rows"):
                 continue  # chartsheets
+            declared = ws.max_row if isinstance(ws.max_row, int) else None
             ws.reset_dimensions()  # do not trust the file's own <dimension>
             it = ws.iter_rows(values_only=True, max_col=MAX_COLUMNS)
             for i in range(1, HEADER_SCAN_ROWS + 1):
@@ -571,7 +573,8 @@ def _open_xlsx(spec: FormSpec, data: bytes) -> Table:
                 if _looks_like_header(spec, cells) >= 3:
                     headers = map_headers(spec, cells, i)
                     rows = ((i + 1 + n, tuple(r)) for n, r in enumerate(it))
-                    return Table(spec, XLSX, headers, rows, close=wb.close)
+                    est = max(0, declared - i) if declared else None
+                    return Table(spec, XLSX, headers, rows, close=wb.close, estimated_rows=est)
         raise FormError(f"未找到“{spec.title}”的表头行（应含“{_anchor(spec)}”等列）")
     except FormError:
         wb.close()
@@ -613,7 +616,8 @@ def _open_csv(spec: FormSpec, data: bytes) -> Table:
             break
         if _looks_like_header(spec, cells) >= 3:
             headers = map_headers(spec, cells, n)
-            return Table(spec, CSV, headers, it)
+            est = max(0, text.count("\n") - n)
+            return Table(spec, CSV, headers, it, estimated_rows=est)
     raise FormError(f"未找到“{spec.title}”的表头行（应含“{_anchor(spec)}”等列）")
 
 

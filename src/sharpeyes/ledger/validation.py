@@ -94,9 +94,15 @@ class Rules:
 
 # ----------------------------------------------------------------- scalar checks
 def coordinate_problem(value: float | None, axis: str) -> str | None:
-    """Why a longitude/latitude is not valid, or None. Checked on the shortest text
-    that round-trips the float (what was typed, for up to 15 significant digits):
-    at least 6 decimals, the 6th not 0 (the seed's rule against padded values)."""
+    """Why a stored longitude/latitude is not valid, or None.
+
+    Checked on the shortest text that round-trips the float, which is what was
+    typed for up to 15 significant digits: at least 6 decimals and the 6th not 0
+    (the seed's rule against values padded from 5 decimals). A value with 8 or
+    more decimals was computed (e.g. converted from GCJ-02), not padded, so its
+    6th digit is not held against it; typed input gets the literal rule first
+    (:func:`coordinate_text_problem`).
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -109,11 +115,30 @@ def coordinate_problem(value: float | None, axis: str) -> str | None:
     decimals = text.split(".", 1)[1] if "." in text else ""
     if len(decimals) < 6:
         return "小数点后不少于6位"
+    if decimals[5] == "0" and len(decimals) < 8:
+        return "小数点后第6位不能为0"
+    return _range_problem(float(value), axis)
+
+
+def coordinate_text_problem(text: str, axis: str) -> str | None:
+    """The seed's rule on a coordinate as typed (import cell, API string)."""
+    t = text.strip()
+    if not re.fullmatch(r"[+-]?\d{1,3}(\.\d+)?", t):
+        return "不是有效的度数"
+    decimals = t.split(".", 1)[1] if "." in t else ""
+    if len(decimals) < 6:
+        return "小数点后不少于6位"
     if decimals[5] == "0":
         return "小数点后第6位不能为0"
+    return _range_problem(float(t), axis)
+
+
+def _range_problem(value: float, axis: str) -> str | None:
     lo, hi = (73.66, 135.05) if axis == "longitude" else (3.86, 53.55)
     if not lo < value < hi:
-        return f"{'经度' if axis == 'longitude' else '纬度'}不在中国范围内（{lo}–{hi}）"
+        name = "经度" if axis == "longitude" else "纬度"
+        swapped = " （经纬度是否填反？）" if (axis == "longitude" and 3.86 < value < 53.55) else ""
+        return f"{name}不在中国范围内（{lo}–{hi}）{swapped}"
     return None
 
 
