@@ -19,6 +19,8 @@ from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
+from sharpeyes.jobs import JobRunner
+from sharpeyes.ledger.service import LedgerService
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.stack import SipStack
@@ -68,6 +70,8 @@ class Node:
             max_failures=settings.auth.login_max_failures,
             lockout_s=settings.auth.login_lockout_s,
         )
+        self.jobs = JobRunner(self.db, self.bus)
+        self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -99,6 +103,8 @@ class Node:
         )
         if self.settings.auth.admin_password:
             await self.users.ensure_admin(self.settings.auth.admin_password)
+        await self.jobs.start()
+        await self.ledger.start()
         await self.registry.load()
         self.registry.start()
         await self.stack.start()
@@ -163,6 +169,7 @@ class Node:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:
                 await asyncio.wait([self._http_task], timeout=5)
+        await self.jobs.stop()
         await self.messaging.stop()
         await self.stack.stop()
         await self.registry.stop()

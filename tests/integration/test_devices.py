@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -29,6 +30,9 @@ async def test_devices_register_go_online_and_sync_catalogs(
         statuses = await fleet.register_all()
         assert statuses == {200: 5}
         fleet.start_keepalives()
+        # time sync: the 200 carried Date as local time yyyy-MM-ddTHH:mm:ss.SSS (J.1)
+        dev0 = fleet.get(configs[0].device_id)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", dev0.server_date or "")
 
         async def all_channels() -> bool:
             r = await api.get("/api/channels", params={"limit": 1000})
@@ -67,6 +71,12 @@ async def test_devices_register_go_online_and_sync_catalogs(
         assert info["Manufacturer"] == nvr16.manufacturer
         status = (await api.get(f"/api/devices/{nvr16.device_id}/status")).json()
         assert status["Online"] == "ONLINE"
+
+        # unregister (Expires: 0): offline at once, with its reason
+        assert await dev0.unregister() == 200
+        assert (await api.get(f"/api/devices/{dev0.device_id}")).json()["online"] is False
+        history = (await api.get(f"/api/devices/{dev0.device_id}/history")).json()
+        assert history[0]["reason"] == "unregister"
     finally:
         await fleet.stop()
         await api.aclose()
@@ -262,7 +272,8 @@ async def test_queries_ptz_presets_alarms_and_catalog_notify(node: Node, api) ->
             r = await api.post(f"/api/alarms/{alarms[0]['id']}/ack")
             assert r.json()["acknowledged_by"] == "admin"
 
-            # the device reports a channel lost: it goes offline by itself
+            # the device reports a channel lost through its catalog subscription (NOTIFY)
+            await eventually(lambda: dev.subscription is not None, 15)
             await dev.set_channel_status(first["channel_id"], "OFF")
             await eventually(
                 lambda: bool(events.of("channel.offline", channel_id=first["channel_id"])), 5

@@ -8,9 +8,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sharpeyes import __version__
-from sharpeyes.api.routes import alarms, auth, channels, devices, events, health, users
+from sharpeyes.api.routes import (
+    alarms,
+    auth,
+    channels,
+    devices,
+    events,
+    health,
+    jobs,
+    ledger,
+    users,
+)
+from sharpeyes.api.routes import map as map_routes
 from sharpeyes.devices.messaging import DeviceUnavailable
 from sharpeyes.devices.service import NotFound
+from sharpeyes.jobs import JobNotFound
+from sharpeyes.ledger.service import InvalidRecord, LedgerConflict, LedgerNotFound
 
 if TYPE_CHECKING:
     from sharpeyes.node import Node
@@ -25,7 +38,18 @@ def create_app(node: Node) -> FastAPI:
         redoc_url=None,
     )
     app.state.node = node
-    for module in (health, auth, devices, channels, alarms, users, events):
+    for module in (
+        health,
+        auth,
+        devices,
+        channels,
+        alarms,
+        users,
+        events,
+        ledger,
+        map_routes,
+        jobs,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(NotFound)
@@ -35,6 +59,23 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(DeviceUnavailable)
     async def unavailable(_: Request, exc: DeviceUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(LedgerNotFound)
+    @app.exception_handler(JobNotFound)
+    async def ledger_not_found(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
+
+    @app.exception_handler(LedgerConflict)
+    async def conflict(_: Request, exc: LedgerConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(InvalidRecord)
+    async def invalid_record(_: Request, exc: InvalidRecord) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "issues": exc.issues}, status_code=400)
+
+    @app.exception_handler(PermissionError)
+    async def forbidden(_: Request, exc: PermissionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert, select, update
 
 from sharpeyes.jobs import JobContext, JobFailed
 from sharpeyes.ledger import history
@@ -113,7 +113,9 @@ def _pick_by_region(
         return candidates[0][0], None
     if region:
         near = [
-            c for c in candidates if c[1] and (region.startswith(c[1]) or c[1].startswith(region[:6]))
+            c
+            for c in candidates
+            if c[1] and (region.startswith(c[1]) or c[1].startswith(region[:6]))
         ]
         if len(near) == 1:
             return near[0][0], None
@@ -143,7 +145,9 @@ def parse_row(
             errors.append(CellError(col.flat_header, shown(raw), "不接受公式，请填写数值或文本"))
             continue
         if isinstance(raw, str) and len(raw) > max_cell_chars:
-            errors.append(CellError(col.flat_header, shown(raw), f"单元格超过{max_cell_chars}个字符"))
+            errors.append(
+                CellError(col.flat_header, shown(raw), f"单元格超过{max_cell_chars}个字符")
+            )
             continue
         text = cell_text(raw)
         try:
@@ -178,19 +182,33 @@ def parse_row(
             elif col.kind == "text":
                 values[col.field] = text
             else:
-                kind = CAMERA_FIELDS[col.field] if col.field in CAMERA_FIELDS else col.kind
+                kind = CAMERA_FIELDS.get(col.field, col.kind)
                 values[col.field] = _coerce(col.field, kind, text, rules)
         except ValueError as exc:
             msg = str(exc)
             prefix = f"{col.field}: "
             errors.append(
-                CellError(col.flat_header, shown(raw), msg[len(prefix) :] if msg.startswith(prefix) else msg)
+                CellError(
+                    col.flat_header,
+                    shown(raw),
+                    msg[len(prefix) :] if msg.startswith(prefix) else msg,
+                )
             )
     # coordinates typed in GCJ-02 (e.g. picked on a Gaode map) are stored as WGS-84
-    if crs == "gcj02" and values.get("longitude") is not None and values.get("latitude") is not None:
-        values["longitude"], values["latitude"] = gcj02_to_wgs84(values["longitude"], values["latitude"])
+    if (
+        crs == "gcj02"
+        and values.get("longitude") is not None
+        and values.get("latitude") is not None
+    ):
+        values["longitude"], values["latitude"] = gcj02_to_wgs84(
+            values["longitude"], values["latitude"]
+        )
     code = values.get("code")
-    within = code_region_prefix(code) if code and not any(e.column == _header_of(headers, "code") for e in errors) else None
+    within = (
+        code_region_prefix(code)
+        if code and not any(e.column == _header_of(headers, "code") for e in errors)
+        else None
+    )
     # references, region first (police stations and units are narrowed by it)
     region_code: str | None = None
     if "region_code" in refs:
@@ -210,7 +228,8 @@ def parse_row(
             continue
         table = lookups.police if kind == "police" else lookups.orgs
         ref_id, why = _pick_by_region(
-            list(table.get(text, [])), region_code or within  # type: ignore[arg-type]
+            list(table.get(text, [])),
+            region_code or within,  # type: ignore[arg-type]
         )
         if why:
             label = "派出所" if kind == "police" else "单位"
@@ -294,7 +313,9 @@ class CameraImport:
                     [p.values.get("code") for p in parsed if p.values.get("code")],
                     [p.match_id for p in parsed if p.match_id and not p.values.get("code")],
                 )
-                pending.extend(await asyncio.to_thread(self._check_chunk, parsed, existing, lookups))
+                pending.extend(
+                    await asyncio.to_thread(self._check_chunk, parsed, existing, lookups)
+                )
             total = self.outcome.total_rows
             frac = total / max(estimate, total, 1) if estimate else 1 - 1 / (1 + total / 5000)
             await ctx.progress(PARSE_SHARE * min(frac, 0.999), **self._result())
@@ -367,7 +388,9 @@ class CameraImport:
                 if cand is not None and not cand.get("code"):
                     old = cand
             if old is not None and not lookups.in_scope(old.get("region_code"), old.get("code")):
-                self._error(p.row, _header_of(headers, "code"), code, "该编码的点位不在您的权限范围内")
+                self._error(
+                    p.row, _header_of(headers, "code"), code, "该编码的点位不在您的权限范围内"
+                )
                 continue
             merged = {f: None for f in CAMERA_FIELDS} | {"social": False}
             if old is not None:
@@ -418,7 +441,9 @@ class CameraImport:
                 await self._compensate(ctx, inserted, restored)
                 self.outcome.created = self.outcome.updated = 0
                 ctx.state.result.update(self._result())
-                raise JobFailed(f"写入时失败，已撤销本次导入：{type(exc).__name__}: {exc}"[:900]) from exc
+                raise JobFailed(
+                    f"写入时失败，已撤销本次导入：{type(exc).__name__}: {exc}"[:900]
+                ) from exc
             raise
 
     async def _write_chunk(
@@ -433,7 +458,8 @@ class CameraImport:
         async with self.service.db.session() as s:
             if inserts:
                 params = [
-                    r.values | {"created_at": now, "updated_at": now, "created_by": user, "updated_by": user}
+                    r.values
+                    | {"created_at": now, "updated_at": now, "created_by": user, "updated_by": user}
                     for r in inserts
                 ]
                 res = await s.scalars(
@@ -442,20 +468,43 @@ class CameraImport:
                 )
                 ids = list(res)
                 for rid, r in zip(ids, inserts, strict=True):
-                    changes = {k: v for k, v in r.values.items() if k in CAMERA_FIELDS and v is not None}
+                    changes = {
+                        k: v for k, v in r.values.items() if k in CAMERA_FIELDS and v is not None
+                    }
                     hist.append(
-                        history.change_row(self.principal, "camera", rid, "import", {"created": changes}, job_id=ctx.id, at=now)
+                        history.change_row(
+                            self.principal,
+                            "camera",
+                            rid,
+                            "import",
+                            {"created": changes},
+                            job_id=ctx.id,
+                            at=now,
+                        )
                     )
             if updates:
                 await s.execute(
                     update(CameraRecord),
-                    [{"id": r.record_id, **r.values, "updated_at": now, "updated_by": user} for r in updates],
+                    [
+                        {"id": r.record_id, **r.values, "updated_at": now, "updated_by": user}
+                        for r in updates
+                    ],
                 )
                 for r in updates:
                     assert r.old is not None
-                    changes = history.diff(r.old, {k: v for k, v in r.values.items() if k in CAMERA_FIELDS})
+                    changes = history.diff(
+                        r.old, {k: v for k, v in r.values.items() if k in CAMERA_FIELDS}
+                    )
                     hist.append(
-                        history.change_row(self.principal, "camera", r.record_id, "import", changes, job_id=ctx.id, at=now)
+                        history.change_row(
+                            self.principal,
+                            "camera",
+                            r.record_id,
+                            "import",
+                            changes,
+                            job_id=ctx.id,
+                            at=now,
+                        )
                     )
             await history.record_many(s, hist)
             await s.commit()
@@ -474,7 +523,9 @@ class CameraImport:
         async with self.service.db.session() as s:
             for start in range(0, len(inserted), 500):
                 await s.execute(
-                    sa_delete(CameraRecord).where(CameraRecord.id.in_(inserted[start : start + 500]))
+                    sa_delete(CameraRecord).where(
+                        CameraRecord.id.in_(inserted[start : start + 500])
+                    )
                 )
             if restored:
                 await s.execute(update(CameraRecord), restored)

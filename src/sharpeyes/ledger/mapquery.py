@@ -113,15 +113,24 @@ async def viewport(
     mode = "points"
     if zoom >= point_zoom:
         stmt = select(c.id, c.name, c.status, c.longitude, c.latitude)
-        stmt = _viewport_where(db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox)
+        stmt = _viewport_where(
+            db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox
+        )
         async with db.session() as s:
             rows = (await s.execute(stmt.order_by(c.id).limit(max_points + 1))).all()
         if len(rows) <= max_points:
             for r in rows:
                 x, y = _out_xy(r.longitude, r.latitude, crs)
                 items.append(
-                    {"count": 1, "lon": x, "lat": y, "bbox": [x, y, x, y], "id": r.id,
-                     "name": r.name, "status": r.status}
+                    {
+                        "count": 1,
+                        "lon": x,
+                        "lat": y,
+                        "bbox": [x, y, x, y],
+                        "id": r.id,
+                        "name": r.name,
+                        "status": r.status,
+                    }
                 )
             return _answer(zoom, crs, None, mode, items)
     mode = "clusters"
@@ -143,7 +152,9 @@ async def viewport(
         func.max(c.name).label("name"),
         func.max(c.status).label("status"),
     )
-    stmt = _viewport_where(db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox)
+    stmt = _viewport_where(
+        db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox
+    )
     stmt = stmt.group_by(literal_column("cx"), literal_column("cy"))
     async with db.session() as s:
         rows = (await s.execute(stmt)).all()
@@ -151,8 +162,16 @@ async def viewport(
         x, y = _out_xy(r.lon, r.lat, crs)
         if r.n == 1:
             items.append(
-                {"count": 1, "lon": x, "lat": y, "bbox": [x, y, x, y], "cell": [r.cx, r.cy],
-                 "id": r.id, "name": r.name, "status": r.status}
+                {
+                    "count": 1,
+                    "lon": x,
+                    "lat": y,
+                    "bbox": [x, y, x, y],
+                    "cell": [r.cx, r.cy],
+                    "id": r.id,
+                    "name": r.name,
+                    "status": r.status,
+                }
             )
         else:
             x0, y0 = _out_xy(r.min_lon, r.min_lat, crs)
@@ -164,7 +183,9 @@ async def viewport(
     return _answer(zoom, crs, cell, mode, items)
 
 
-def _answer(zoom: int, crs: str, cell: float | None, mode: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _answer(
+    zoom: int, crs: str, cell: float | None, mode: str, items: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "zoom": zoom,
         "crs": crs,
@@ -203,7 +224,9 @@ async def nearest(
         dlon, dlat = degrees_for_metres(r, lat)
         box = (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
         stmt = select(c.id, c.name, c.status, c.longitude, c.latitude, c.code)
-        stmt = _viewport_where(db, apply_filters(scope_camera_records(stmt, principal), filters), box)
+        stmt = _viewport_where(
+            db, apply_filters(scope_camera_records(stmt, principal), filters), box
+        )
         async with db.session() as s:
             found = list((await s.execute(stmt)).all())
         within = [f for f in found if haversine_m(lon, lat, f.longitude, f.latitude) <= r]
@@ -220,8 +243,15 @@ async def nearest(
             break
         x, y = _out_xy(f.longitude, f.latitude, crs)
         out.append(
-            {"id": f.id, "code": f.code, "name": f.name, "status": f.status, "lon": x, "lat": y,
-             "distance_m": round(dist, 2)}
+            {
+                "id": f.id,
+                "code": f.code,
+                "name": f.name,
+                "status": f.status,
+                "lon": x,
+                "lat": y,
+                "distance_m": round(dist, 2),
+            }
         )
     return out
 

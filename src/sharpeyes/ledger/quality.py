@@ -84,7 +84,11 @@ async def rates(
         tot[0] += n
         tot[1] += comp
         tot[2] += onm
-        label = names.get(k) if k is not None else ("未指定区划" if group_by == "region" else "未指定单位")
+        label = (
+            names.get(k)
+            if k is not None
+            else ("未指定区划" if group_by == "region" else "未指定单位")
+        )
         groups.append({"key": k, "name": label, **_figures(n, comp, onm)})
     return {
         "group_by": group_by,
@@ -115,7 +119,13 @@ async def duplicates(
         .scalar_subquery()
     )
     stmt = select(
-        c.id, c.code, c.name, c.longitude, c.latitude, c.direction, device_dir.label("ddir"),
+        c.id,
+        c.code,
+        c.name,
+        c.longitude,
+        c.latitude,
+        c.direction,
+        device_dir.label("ddir"),
         c.owner_org_id,
     ).where(c.on_map.is_(True))
     stmt = apply_filters(scope_camera_records(stmt, principal), filters or CameraFilters())
@@ -164,9 +174,7 @@ def _find_pairs(
                             continue
                         dist = haversine_m(a[3], a[4], b[3], b[4])
                         if dist <= distance_m:
-                            owners_differ = (
-                                a[7] is not None and b[7] is not None and a[7] != b[7]
-                            )
+                            owners_differ = a[7] is not None and b[7] is not None and a[7] != b[7]
                             out.append(
                                 {
                                     "a": a[0],

@@ -61,7 +61,9 @@ def apply_filters(stmt: _S, f: CameraFilters) -> _S:
         elif f.org_role == "maintainer":
             stmt = stmt.where(c.maintainer_org_id.in_(f.org_ids))
         else:
-            stmt = stmt.where(or_(c.owner_org_id.in_(f.org_ids), c.maintainer_org_id.in_(f.org_ids)))
+            stmt = stmt.where(
+                or_(c.owner_org_id.in_(f.org_ids), c.maintainer_org_id.in_(f.org_ids))
+            )
     for col, value in (
         (c.point_class, f.point_class),
         (c.key_area_category, f.category),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import sharpeyes.jobs  # noqa: F401  (registers the jobs table)
+import sharpeyes.jobs
 import sharpeyes.ledger.models  # noqa: F401  (registers the ledger tables)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
 from sharpeyes.store.models import Base

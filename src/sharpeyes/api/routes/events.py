@@ -12,7 +12,7 @@ import contextlib
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
 
 from sharpeyes.api.deps import principal_from_token
-from sharpeyes.sharing.principal import Permission, has_permission
+from sharpeyes.sharing.principal import Permission, Principal, Role, has_permission
 from sharpeyes.sharing.scope import can_see_device
 
 router = APIRouter(tags=["events"])
@@ -43,6 +43,8 @@ async def events(ws: WebSocket, token: str = "") -> None:
                 device_id = event.data.get("device_id")
                 if device_id and not can_see_device(principal, device_id):
                     continue
+                if event.type == "job.updated" and not _may_see_job(principal, event.data):
+                    continue
                 payload = event.as_dict()
                 if sub.dropped:
                     payload["dropped"] = sub.dropped
@@ -54,6 +56,11 @@ async def events(ws: WebSocket, token: str = "") -> None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await reader
+
+
+def _may_see_job(principal: Principal, data: dict[str, object]) -> bool:
+    """Job progress goes to the user who started the job, and to admins."""
+    return principal.role == Role.ADMIN or data.get("user_id") == principal.user_id
 
 
 async def _drain(ws: WebSocket) -> None:
