@@ -22,7 +22,9 @@ async def test_devices_register_go_online_and_sync_catalogs(
     node = await make_node()
     api = await login(node)
     fleet = fleet_for(node, transport)
-    configs = [ipc(1), ipc(2), ipc(3), nvr(4, 8), nvr(5, 16)]
+    configs = [ipc(1), ipc(2), ipc(3, charset="UTF-8"), nvr(4, 8), nvr(5, 16)]
+    configs[2].channels[0].name = "萳湖路口𠀋枪机"  # rare characters, sent as UTF-8
+    configs[3].channels[0].name = "萳河桥"  # and as GB18030
     for cfg in configs:
         fleet.add(cfg)
     await fleet.start()
@@ -54,6 +56,10 @@ async def test_devices_register_go_online_and_sync_catalogs(
         one = next(c for c in chans["items"] if c["channel_id"] == nvr16.channels[0].channel_id)
         assert one["longitude"] == pytest.approx(nvr16.channels[0].longitude)
         assert one["ptz_type"] == 1
+
+        for cfg in (configs[2], configs[3]):
+            got = (await api.get("/api/channels", params={"q": cfg.channels[0].channel_id})).json()
+            assert got["items"][0]["name"] == cfg.channels[0].name
 
         # name search, civil-code filter and pagination
         r = (await api.get("/api/channels", params={"q": "测试枪机2"})).json()

@@ -1,0 +1,48 @@
+// Who is logged in. The token itself is kept by api/client.js.
+import { reactive } from 'vue'
+import { api, getToken, setToken } from '../api/client.js'
+import { startEvents, stopEvents } from '../api/events.js'
+
+export const auth = reactive({ user: null, checked: false })
+
+export function isAdmin() {
+  return auth.user?.role === 'admin'
+}
+
+export function can(what) {
+  const role = auth.user?.role
+  if (!role) return false
+  if (role === 'admin') return true
+  if (role === 'operator') return what !== 'users'
+  return what === 'read'
+}
+
+export async function login(username, password) {
+  const out = await api.post('/auth/login', { username, password })
+  setToken(out.access_token)
+  auth.user = out.user
+  auth.checked = true
+  startEvents(getToken)
+  return out.user
+}
+
+/** On start: a token kept by this tab is checked once against /auth/me. */
+export async function restore() {
+  if (auth.checked) return auth.user
+  auth.checked = true
+  if (!getToken()) return null
+  try {
+    auth.user = await api.get('/auth/me')
+    startEvents(getToken)
+  } catch {
+    setToken(null)
+    auth.user = null
+  }
+  return auth.user
+}
+
+export function logout() {
+  stopEvents()
+  setToken(null)
+  auth.user = null
+}
