@@ -154,41 +154,14 @@ class AlarmOut(BaseModel):
     acknowledged_at: datetime | None
 
 
-PTZ_ACTIONS = (
-    "left",
-    "right",
-    "up",
-    "down",
-    "upleft",
-    "upright",
-    "downleft",
-    "downright",
-    "zoomin",
-    "zoomout",
-    "stop",
-    "preset_set",
-    "preset_call",
-    "preset_delete",
-)
+PtzAction = Literal[
+    "left", "right", "up", "down", "upleft", "upright", "downleft", "downright",
+    "zoomin", "zoomout", "stop", "preset_set", "preset_call", "preset_delete",
+]  # fmt: skip
 
 
 class PtzIn(BaseModel):
-    action: Literal[
-        "left",
-        "right",
-        "up",
-        "down",
-        "upleft",
-        "upright",
-        "downleft",
-        "downright",
-        "zoomin",
-        "zoomout",
-        "stop",
-        "preset_set",
-        "preset_call",
-        "preset_delete",
-    ]
+    action: PtzAction
     speed: int = Field(default=128, ge=0, le=255)
     preset: int | None = Field(default=None, ge=1, le=255)
 
