@@ -35,6 +35,8 @@ TABLES = {
     "camera_records",
     "ledger_changes",
     "jobs",
+    "camera_map_cells",
+    "camera_map_state",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

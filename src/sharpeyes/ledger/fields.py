@@ -95,11 +95,19 @@ def _coerce(f: str, kind: str, raw: Any, rules: Rules) -> Any:
         if kind == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("须为整数")
+            if isinstance(raw, str) and not raw.lstrip("+-").isdigit():
+                raise ValueError("须为整数")
             return int(raw)
         if kind == "float":
             if isinstance(raw, bool):
                 raise ValueError("须为数字")
-            return float(raw)
+            try:
+                value = float(raw)
+            except ValueError as exc:
+                raise ValueError("须为数字") from exc
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError("须为有限数字")
+            return value
         if kind == "bool":
             if isinstance(raw, bool):
                 return raw

@@ -331,6 +331,14 @@ class CameraImport:
         await self._write(ctx, pending)
         ctx.state.progress = 1.0
         ctx.state.result.update(self._result())
+        self.service.bus.publish(
+            "ledger.changed",
+            entity="camera",
+            action="import",
+            job_id=ctx.id,
+            created=self.outcome.created,
+            updated=self.outcome.updated,
+        )
 
     # -- thread side
     def _parse_chunk(
@@ -467,21 +475,19 @@ class CameraImport:
                     params,
                 )
                 ids = list(res)
-                for rid, r in zip(ids, inserts, strict=True):
-                    changes = {
-                        k: v for k, v in r.values.items() if k in CAMERA_FIELDS and v is not None
-                    }
-                    hist.append(
-                        history.change_row(
-                            self.principal,
-                            "camera",
-                            rid,
-                            "import",
-                            {"created": changes},
-                            job_id=ctx.id,
-                            at=now,
-                        )
+                # The values are the record itself: later diffs keep what changes.
+                hist.extend(
+                    history.change_row(
+                        self.principal,
+                        "camera",
+                        rid,
+                        "import",
+                        {"created": True},
+                        job_id=ctx.id,
+                        at=now,
                     )
+                    for rid in ids
+                )
             if updates:
                 await s.execute(
                     update(CameraRecord),

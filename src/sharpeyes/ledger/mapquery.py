@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Integer, case, cast, func, literal_column, select, text
+from sqlalchemy import Float, case, cast, func, literal_column, select, text
 from sqlalchemy.sql import ColumnElement
 
 from sharpeyes.ledger.geo import (
     GRID_ORIGIN_LAT,
     GRID_ORIGIN_LON,
+    cell_of,
     cell_size_deg,
     degrees_for_metres,
     gcj02_bbox_to_wgs84,
@@ -29,6 +30,7 @@ from sharpeyes.ledger.geo import (
     haversine_m,
     wgs84_to_gcj02,
 )
+from sharpeyes.ledger.mapcells import MAX_ZOOM, MapCells, cell_exprs, usable_for
 from sharpeyes.ledger.models import RTREE_TABLE, CameraRecord
 from sharpeyes.ledger.queries import CameraFilters, apply_filters
 from sharpeyes.sharing.principal import Principal
@@ -51,11 +53,11 @@ def parse_bbox(text_value: str) -> BBox:
     return a, b, c, d
 
 
-def _floor_nonneg(db: Database, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    # Arguments are >= 0, so truncation is floor; SQLite may lack floor().
-    if db.is_sqlite:
-        return cast(expr, Integer)
-    return cast(func.floor(expr), Integer)
+# Viewports wider than this (degrees of longitude) are read through the covering
+# (on_map, longitude, latitude) index rather than the R*Tree: when most of the
+# data is in view, walking the index beats collecting ids from the R*Tree first
+# (measured at 100k records: 63 ms vs 155 ms for the whole province).
+RTREE_MAX_WIDTH_DEG = 1.0
 
 
 def _viewport_where(db: Database, stmt: Any, bbox: BBox) -> Any:
@@ -69,12 +71,15 @@ def _viewport_where(db: Database, stmt: Any, bbox: BBox) -> Any:
         c.latitude <= max_lat,
     )
     if db.is_sqlite:
-        rtree = text(
-            f"SELECT id FROM {RTREE_TABLE} WHERE max_lon >= :rt_a AND min_lon <= :rt_c "
-            "AND max_lat >= :rt_b AND min_lat <= :rt_d"
-        ).bindparams(rt_a=min_lon, rt_b=min_lat, rt_c=max_lon, rt_d=max_lat)
-        stmt = stmt.where(c.id.in_(rtree.columns(literal_column("id"))))
+        if max_lon - min_lon <= RTREE_MAX_WIDTH_DEG:
+            rtree = text(
+                f"SELECT id FROM {RTREE_TABLE} WHERE max_lon >= :rt_a AND min_lon <= :rt_c "
+                "AND max_lat >= :rt_b AND min_lat <= :rt_d"
+            ).bindparams(rt_a=min_lon, rt_b=min_lat, rt_c=max_lon, rt_d=max_lat)
+            stmt = stmt.where(c.id.in_(rtree.columns(literal_column("id"))))
     else:
+        # The GiST index over point(longitude, latitude) (partial: on_map); the
+        # planner may still prefer the b-tree for viewports holding most rows.
         stmt = stmt.where(
             text(
                 "point(camera_records.longitude, camera_records.latitude) "
@@ -100,6 +105,7 @@ async def viewport(
     crs: str = "wgs84",
     point_zoom: int = 16,
     max_points: int = 5000,
+    cells: MapCells | None = None,
 ) -> dict[str, Any]:
     """Clusters (or points) covering every on-map record in ``bbox`` exactly once."""
     if crs not in ("wgs84", "gcj02"):
@@ -135,32 +141,38 @@ async def viewport(
             return _answer(zoom, crs, None, mode, items)
     mode = "clusters"
     cell = cell_size_deg(zoom)
-    cx = _floor_nonneg(db, (c.longitude - GRID_ORIGIN_LON) / cell).label("cx")
-    cy = _floor_nonneg(db, (c.latitude - GRID_ORIGIN_LAT) / cell).label("cy")
-    n = func.count().label("n")
-    stmt = select(
-        cx,
-        cy,
-        n,
-        cast(func.avg(c.longitude), Float).label("lon"),
-        cast(func.avg(c.latitude), Float).label("lat"),
-        func.min(c.longitude).label("min_lon"),
-        func.min(c.latitude).label("min_lat"),
-        func.max(c.longitude).label("max_lon"),
-        func.max(c.latitude).label("max_lat"),
-        func.min(c.id).label("id"),
-        func.max(c.name).label("name"),
-        func.max(c.status).label("status"),
+    # Clusters are whole grid cells: the view is widened to the cells it touches,
+    # so a cluster at the edge counts all its cameras and panning never changes it.
+    lo_lon, lo_lat, hi_lon, hi_lat = query_bbox
+    cx0, cy0 = cell_of(lo_lon, lo_lat, cell)
+    cx1, cy1 = cell_of(hi_lon, hi_lat, cell)
+    rows: list[Any] = []
+    use_cells = (
+        cells is not None
+        and cells.enabled
+        and zoom <= MAX_ZOOM
+        and not filters.as_dict()
+        and usable_for(principal)
     )
-    stmt = _viewport_where(
-        db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox
-    )
-    stmt = stmt.group_by(literal_column("cx"), literal_column("cy"))
+    if use_cells and cells is not None and await cells.is_fresh():
+        rows = await cells.clusters(principal, zoom, (cx0, cy0, cx1, cy1))
+        source = "cells"
+    else:
+        if use_cells and cells is not None:
+            cells.schedule()
+        rows = await _live_clusters(db, principal, filters, zoom, (cx0, cy0, cx1, cy1))
+        source = "live"
     async with db.session() as s:
-        rows = (await s.execute(stmt)).all()
+        single_ids = [r.id for r in rows if r.n == 1]
+        details: dict[int, Any] = {}
+        for start in range(0, len(single_ids), 1000):
+            part = single_ids[start : start + 1000]
+            for d in (await s.execute(select(c.id, c.name, c.status).where(c.id.in_(part)))).all():
+                details[d.id] = d
     for r in rows:
         x, y = _out_xy(r.lon, r.lat, crs)
         if r.n == 1:
+            d = details.get(r.id)
             items.append(
                 {
                     "count": 1,
@@ -169,8 +181,8 @@ async def viewport(
                     "bbox": [x, y, x, y],
                     "cell": [r.cx, r.cy],
                     "id": r.id,
-                    "name": r.name,
-                    "status": r.status,
+                    "name": d.name if d else None,
+                    "status": d.status if d else None,
                 }
             )
         else:
@@ -180,7 +192,51 @@ async def viewport(
                 {"count": r.n, "lon": x, "lat": y, "bbox": [x0, y0, x1, y1], "cell": [r.cx, r.cy]}
             )
     items.sort(key=lambda i: (i["cell"][1], i["cell"][0]))
-    return _answer(zoom, crs, cell, mode, items)
+    out = _answer(zoom, crs, cell, mode, items)
+    out["source"] = source
+    out["cells"] = [cx0, cy0, cx1, cy1]
+    return out
+
+
+async def _live_clusters(
+    db: Database,
+    principal: Principal,
+    filters: CameraFilters,
+    zoom: int,
+    cell_range: tuple[int, int, int, int],
+) -> list[Any]:
+    """GROUP BY grid cell over the records of the cells in range (exactly)."""
+    c = CameraRecord
+    cell = cell_size_deg(zoom)
+    cx0, cy0, cx1, cy1 = cell_range
+    cx, cy = cell_exprs(db, zoom)
+    # Only columns of the covering index: names of single-camera clusters are
+    # fetched afterwards by id (few of them where clustering matters).
+    stmt = select(
+        cx.label("cx"),
+        cy.label("cy"),
+        func.count().label("n"),
+        cast(func.avg(c.longitude), Float).label("lon"),
+        cast(func.avg(c.latitude), Float).label("lat"),
+        func.min(c.longitude).label("min_lon"),
+        func.min(c.latitude).label("min_lat"),
+        func.max(c.longitude).label("max_lon"),
+        func.max(c.latitude).label("max_lat"),
+        func.min(c.id).label("id"),
+    )
+    snapped = (
+        GRID_ORIGIN_LON + cx0 * cell,
+        GRID_ORIGIN_LAT + cy0 * cell,
+        GRID_ORIGIN_LON + (cx1 + 1) * cell,
+        GRID_ORIGIN_LAT + (cy1 + 1) * cell,
+    )
+    stmt = _viewport_where(
+        db, apply_filters(scope_camera_records(stmt, principal), filters), snapped
+    )
+    stmt = stmt.where(cx.between(cx0, cx1), cy.between(cy0, cy1))
+    stmt = stmt.group_by(literal_column("cx"), literal_column("cy"))
+    async with db.session() as s:
+        return list((await s.execute(stmt)).all())
 
 
 def _answer(

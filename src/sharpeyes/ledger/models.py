@@ -23,11 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -180,7 +183,9 @@ class CameraRecord(Base):
     """
 
     __tablename__ = "camera_records"
-    __table_args__ = (Index(None, "longitude", "latitude"),)
+    # (on_map, longitude, latitude) covers the map's aggregate over large viewports
+    # (SQLite index entries carry the rowid, i.e. the record id).
+    __table_args__ = (Index(None, "on_map", "longitude", "latitude"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str | None] = mapped_column(String(20), unique=True)  # 20位编码
@@ -232,7 +237,7 @@ class CameraRecord(Base):
     remark: Mapped[str | None] = mapped_column(String(512))
     # Derived on every write by ledger.validation (see module docstring).
     complete: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    on_map: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    on_map: Mapped[bool] = mapped_column(Boolean, default=False)
     issues: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -259,3 +264,41 @@ class LedgerChange(Base):
     action: Mapped[str] = mapped_column(String(16))  # create/update/delete/import/export
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     job_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class MapCell(Base):
+    """Pre-aggregated map grid cells (zoom ≤ ``mapcells.MAX_ZOOM``) of on-map records.
+
+    Derived data, rebuilt from ``camera_records`` by ``ledger.mapcells`` whenever
+    ``camera_map_state`` says the records changed since the last build; ``scope_key``
+    (the first six digits of the record's region, or of its code) lets region-scoped
+    users read them too.
+    """
+
+    __tablename__ = "camera_map_cells"
+    __table_args__ = (PrimaryKeyConstraint("zoom", "cx", "cy", "scope_key"),)
+
+    zoom: Mapped[int] = mapped_column(SmallInteger)
+    cx: Mapped[int] = mapped_column(Integer)
+    cy: Mapped[int] = mapped_column(Integer)
+    scope_key: Mapped[str] = mapped_column(String(6))
+    n: Mapped[int] = mapped_column(Integer)
+    sum_lon: Mapped[float] = mapped_column(Float)
+    sum_lat: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    min_id: Mapped[int] = mapped_column(Integer)
+
+
+class MapState(Base):
+    """One row: ``data_version`` is bumped by database triggers on every change of a
+    record's position, map flag, region or code (whoever writes it); the cells are
+    current when ``cells_version`` equals it."""
+
+    __tablename__ = "camera_map_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data_version: Mapped[int] = mapped_column(BigInteger)
+    cells_version: Mapped[int] = mapped_column(BigInteger)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharpeyes.ledger.models import Region
@@ -110,11 +110,12 @@ def codes_consistent(code20: str, region_code: str) -> bool:
 
     They agree when one contains the other: a township record under the county the
     code names, or a county record whose code names one of its grassroots units.
-    Below the county only the first 6 digits are compared, because local township
-    schemes (9-digit statistical codes) differ from GB/T 28181's 2-digit units.
+    Below the county, codes of two different schemes (GB/T 28181's 8-digit
+    grassroots units vs 9-digit statistical township codes) are compared at the
+    county only; codes of the same scheme must agree.
     """
     prefix = code_region_prefix(code20)
-    if len(prefix) > 6 and len(region_code) > 6:
+    if len(prefix) > 6 and len(region_code) > 6 and len(prefix) != len(region_code):
         prefix, region_code = prefix[:6], region_code[:6]
     return region_code.startswith(prefix) or prefix.startswith(region_code)
 
@@ -122,41 +123,45 @@ def codes_consistent(code20: str, region_code: str) -> bool:
 async def seed_gb2260(session: AsyncSession) -> dict[str, int]:
     """Insert missing GB/T 2260 regions and refresh changed names; caller commits."""
     seeds = gb2260_regions()
-    existing = {
-        r.code: r
-        for r in (
-            await session.execute(select(Region).where(Region.source == GB2260_SOURCE))
-        ).scalars()
-    }
-    other_codes = set(
-        (await session.execute(select(Region.code).where(Region.source != GB2260_SOURCE))).scalars()
-    )
-    added = renamed = 0
+    existing: dict[str, tuple[str, str | None]] = {}
+    other_codes: set[str] = set()
+    rows = await session.execute(select(Region.code, Region.name, Region.kind, Region.source))
+    for code, name, kind, source in rows:
+        if source == GB2260_SOURCE:
+            existing[code] = (name, kind)
+        else:
+            other_codes.add(code)
+    renamed = 0
     now = utcnow()
+    new_rows: list[dict[str, object]] = []
     for seed in seeds:
-        row = existing.get(seed.code)
-        if row is None:
+        have = existing.get(seed.code)
+        if have is None:
             if seed.code in other_codes:
                 continue  # an operator defined it first: theirs wins
-            session.add(
-                Region(
-                    code=seed.code,
-                    name=seed.name,
-                    level=seed.level,
-                    kind=seed.kind,
-                    parent_code=seed.parent_code,
-                    source=GB2260_SOURCE,
-                    created_at=now,
-                    updated_at=now,
-                )
+            new_rows.append(
+                {
+                    "code": seed.code,
+                    "name": seed.name,
+                    "level": seed.level,
+                    "kind": seed.kind,
+                    "parent_code": seed.parent_code,
+                    "source": GB2260_SOURCE,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            added += 1
-            # Parents precede children in ``seeds``; flush so the FK holds per row.
-            if seed.level != "county":
-                await session.flush()
-        elif row.name != seed.name or row.kind != seed.kind:
-            row.name, row.kind = seed.name, seed.kind
+        elif have != (seed.name, seed.kind):
+            await session.execute(
+                update(Region)
+                .where(Region.code == seed.code)
+                .values(name=seed.name, kind=seed.kind, updated_at=now)
+            )
             renamed += 1
+    # Parents precede children in ``seeds``, so each row's parent exists before it.
+    if new_rows:
+        await session.execute(insert(Region), new_rows)
+    added = len(new_rows)
     return {"added": added, "renamed": renamed, "total": len(seeds)}
 
 

@@ -51,9 +51,13 @@ class SampleRefs:
 async def ensure_reference_data(service: Any, principal: Principal) -> SampleRefs:
     """Townships, police stations and units of the sample county (idempotent)."""
     async with service.db.session() as s:
-        have = set((await s.execute(select(Region.code).where(Region.code.in_(
-            [t[0] for t in TOWNSHIPS]
-        )))).scalars())
+        have = set(
+            (
+                await s.execute(
+                    select(Region.code).where(Region.code.in_([t[0] for t in TOWNSHIPS]))
+                )
+            ).scalars()
+        )
     missing = [
         {"code": code, "name": name, "parent_code": COUNTY, "level": "township", "kind": "镇"}
         for code, name, *_ in TOWNSHIPS
@@ -94,7 +98,7 @@ async def ensure_reference_data(service: Any, principal: Principal) -> SampleRef
 
 def _coord(rng: random.Random, centre: float, spread: float) -> float:
     """A coordinate with exactly 6 decimals whose 6th digit is not 0."""
-    micro = int(round((centre + rng.uniform(-spread, spread)) * 1_000_000))
+    micro = round((centre + rng.uniform(-spread, spread)) * 1_000_000)
     if micro % 10 == 0:
         micro += rng.randint(1, 9)
     return micro / 1_000_000
@@ -151,7 +155,9 @@ def camera_values(n: int, *, seed: int = 1, start: int = 0) -> list[dict[str, An
     return out
 
 
-def record_values(n: int, refs: SampleRefs, *, seed: int = 1, start: int = 0) -> list[dict[str, Any]]:
+def record_values(
+    n: int, refs: SampleRefs, *, seed: int = 1, start: int = 0
+) -> list[dict[str, Any]]:
     """The same rows as stored values (ids, codes), for bulk-loading benchmarks."""
     rows = []
     for v in camera_values(n, seed=seed, start=start):
@@ -174,8 +180,14 @@ def record_values(n: int, refs: SampleRefs, *, seed: int = 1, start: int = 0) ->
     return rows
 
 
-def survey_file(values: list[dict[str, Any]], fmt: str = "xlsx") -> bytes:
-    """A filled-in camera survey form (as a person would upload it)."""
+def survey_file(
+    values: list[dict[str, Any]], fmt: str = "xlsx", *, like_excel: bool = True
+) -> bytes:
+    """A filled-in camera survey form, as a person would upload it.
+
+    ``like_excel`` writes the workbook the way Excel does (shared strings); else it
+    is streamed like our own exports (inline strings, slower to read back).
+    """
     from sharpeyes.ledger.survey_form import CAMERA_FORM, render_row, write_csv, write_xlsx
 
     cats = dict(
@@ -194,4 +206,22 @@ def survey_file(values: list[dict[str, Any]], fmt: str = "xlsx") -> bytes:
         if v.get("key_area_category") in cats:
             v["key_area_category"] = cats[v["key_area_category"]]
         rows.append(render_row(CAMERA_FORM, v))
-    return write_xlsx(CAMERA_FORM, rows) if fmt == "xlsx" else write_csv(CAMERA_FORM, rows)
+    if fmt != "xlsx":
+        return write_csv(CAMERA_FORM, rows)
+    if not like_excel:
+        return write_xlsx(CAMERA_FORM, rows)
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([CAMERA_FORM.title])
+    ws.append([CAMERA_FORM.unit_line])
+    ws.append([c.group for c in CAMERA_FORM.columns])
+    ws.append([c.header for c in CAMERA_FORM.columns])
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -24,6 +24,7 @@ from sharpeyes.ledger import history, mapquery, quality
 from sharpeyes.ledger.fields import CAMERA_FIELDS, coerce_camera_input
 from sharpeyes.ledger.geo import gcj02_to_wgs84, haversine_m
 from sharpeyes.ledger.importer import ALL_OR_NOTHING, CameraImport, Lookups, load_existing
+from sharpeyes.ledger.mapcells import MapCells
 from sharpeyes.ledger.models import (
     CameraRecord,
     InternalSystemRecord,
@@ -63,6 +64,7 @@ from sharpeyes.sharing.scope import (
     region_in_scope,
     scope_by_region,
     scope_camera_records,
+    scope_channels,
 )
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Channel
@@ -142,14 +144,21 @@ class LedgerService:
         self.settings = settings or LedgerSettings()
         self.rules = Rules(self.settings)
         self.jobs = jobs or JobRunner(db, bus)
+        mode = self.settings.map_cells
+        self.map_cells = MapCells(db, enabled=mode == "on" or (mode == "auto" and not db.is_sqlite))
 
     async def start(self) -> None:
+        if self.map_cells.enabled and not await self.map_cells.is_fresh():
+            self.map_cells.schedule()
         if self.settings.seed_regions:
             async with self.db.session() as s:
                 counts = await seed_gb2260(s)
                 await s.commit()
             if counts["added"]:
                 self.bus.publish("ledger.changed", entity="region", action="seed", **counts)
+
+    async def stop(self) -> None:
+        await self.map_cells.stop()
 
     # ================================================================ regions
     async def list_regions(
@@ -684,15 +693,13 @@ class LedgerService:
     ) -> list[LedgerChange]:
         if entity == "camera" and entity_id is not None:
             await self.get_camera(principal, int(entity_id))  # scope check
-        elif principal.region_codes is not None and entity_id is None:
-            # The global feed mixes regions: restricted users see their own actions.
-            pass
         stmt = select(LedgerChange).order_by(LedgerChange.id.desc()).limit(limit)
         if entity:
             stmt = stmt.where(LedgerChange.entity == entity)
         if entity_id is not None:
             stmt = stmt.where(LedgerChange.entity_id == str(entity_id))
         if principal.region_codes is not None and entity_id is None:
+            # The global feed mixes regions: restricted users see their own actions.
             stmt = stmt.where(LedgerChange.user_id == principal.user_id)
         async with self.db.session() as s:
             return list((await s.execute(stmt)).scalars())
@@ -712,8 +719,6 @@ class LedgerService:
             .where(~exists().where(CameraRecord.code == Channel.channel_id))
             .order_by(Channel.channel_id, Channel.id)
         )
-        from sharpeyes.sharing.scope import scope_channels
-
         stmt = scope_channels(stmt, principal)
         index = await self._region_index()
         names = self.region_prefix_names(index)
@@ -1047,6 +1052,7 @@ class LedgerService:
             crs=crs,
             point_zoom=self.settings.map_point_zoom,
             max_points=self.settings.map_max_points,
+            cells=self.map_cells,
         )
 
     async def nearest(
@@ -1321,6 +1327,3 @@ def _unique_path(index: RegionIndex, code: str | None) -> str | None:
         if resolved == code:
             return text
     return code
-
-
-_ = (or_,)  # re-exported helpers used by callers building their own filters

@@ -416,8 +416,8 @@ FORMS: dict[str, FormSpec] = {f.name: f for f in (CAMERA_FORM, PLATFORM_FORM, IN
 # Traditional → simplified for the characters that occur in the forms' headers
 # (seed 004 circulates in a traditional-character rendering too).
 _T2S = str.maketrans(
-    "編碼稱臺縣區鄉鎮屬經緯後設間視頻圖標註狀態計劃桿號橫數況項廠聯網絡護儲長務與級費運維萬內統備據資說類門點總碼電話單樣開",
-    "编码称台县区乡镇属经纬后设间视频图标注状态计划杆号横数况项厂联网络护储长务与级费运维万内统备据资说类门点总码电话单样开",
+    "編碼稱臺縣區鄉鎮屬經緯後設間視頻圖標註狀態計劃桿號橫數況項廠聯網絡護儲長務與級費運維萬內統備據資說類門點總碼電話單樣開時場車機槍權體廣衛應業線實內",
+    "编码称台县区乡镇属经纬后设间视频图标注状态计划杆号横数况项厂联网络护储长务与级费运维万内统备据资说类门点总码电话单样开时场车机枪权体广卫应业线实内",
 )
 _HEADER_JUNK = re.compile(r"[\s()（）:：、,，.。*＊_\-—/／\\\[\]【】]+")
 

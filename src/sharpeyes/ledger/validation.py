@@ -28,6 +28,7 @@ from sharpeyes.ledger.regions import code_region_prefix, codes_consistent
 from sharpeyes.ledger.settings import LedgerSettings
 
 MISSING = "必填项缺失"
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 # Every field a camera record holds that people maintain (API and forms).
 TEXT_FIELDS = (
@@ -147,7 +148,7 @@ def text_problem(value: str, max_len: int) -> str | None:
         return "不能以“=”开头（公式不被接受）"
     if len(value) > max_len:
         return f"超过{max_len}个字符"
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+    if _CONTROL.search(value):
         return "含控制字符"
     return None
 

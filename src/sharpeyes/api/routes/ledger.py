@@ -9,6 +9,7 @@ are recorded in the ledger history), ``ledger.write`` (operator+) for changes,
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import (
     APIRouter,
@@ -59,12 +60,11 @@ RegionQ = Annotated[str | None, Query(pattern=r"^\d{2,12}$", description="region
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _file(data: bytes, fmt: str, stem: str) -> Response:
+def _file(data: bytes, fmt: str, stem: str, ascii_stem: str = "ledger") -> Response:
     mime = XLSX_MIME if fmt == "xlsx" else "text/csv; charset=utf-8"
-    # RFC 5987 for the Chinese name, an ASCII fallback for old clients.
-    from urllib.parse import quote
-
-    disp = f"attachment; filename=\"{stem}.{fmt}\"; filename*=UTF-8''{quote(stem)}.{fmt}"
+    # RFC 6266/5987: the Chinese name for browsers, an ASCII one for old clients
+    # (HTTP headers are Latin-1).
+    disp = f"attachment; filename=\"{ascii_stem}.{fmt}\"; filename*=UTF-8''{quote(stem)}.{fmt}"
     return Response(data, media_type=mime, headers={"Content-Disposition": disp})
 
 
@@ -313,7 +313,7 @@ async def form_template(
 
     if form not in FORMS:
         raise HTTPException(404, f"unknown form {form!r}; one of {', '.join(FORMS)}")
-    return _file(node.ledger.template(fmt, form), fmt, FORMS[form].title)
+    return _file(node.ledger.template(fmt, form), fmt, FORMS[form].title, f"{form}-survey-form")
 
 
 # ------------------------------------------------------------------ cameras
@@ -419,7 +419,7 @@ async def export_cameras(
 ) -> Response:
     """The records in scope (and filters) as the survey form; recorded in history."""
     data, _ = await node.ledger.export_cameras(principal, await filters.build(node), fmt)
-    return _file(data, fmt, "视频监控点位台账")
+    return _file(data, fmt, "视频监控点位台账", "camera-ledger")
 
 
 @router.post("/cameras/import", response_model=JobStartOut, status_code=202)

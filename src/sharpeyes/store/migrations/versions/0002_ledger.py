@@ -1,5 +1,6 @@
 """resource ledger: regions, police stations, organisations, platform / internal-system
-records, camera records, change history, jobs; R*Tree (SQLite) / GiST (PostgreSQL)
+records, camera records, change history, jobs, map cells; R*Tree (SQLite) / GiST
+(PostgreSQL); triggers marking the map cells stale
 
 Revision ID: 0002
 Revises: 0001
@@ -49,6 +50,34 @@ SQLITE_RTREE_DROP = [
     "DROP TRIGGER IF EXISTS camera_records_rtree_au",
     "DROP TRIGGER IF EXISTS camera_records_rtree_ad",
     "DROP TABLE IF EXISTS camera_records_rtree",
+]
+# Any change that can move a record on the map marks the pre-aggregated cells stale.
+SQLITE_MAP_VERSION = [
+    f"""CREATE TRIGGER camera_records_mapver_{name} AFTER {event} ON camera_records BEGIN
+         UPDATE camera_map_state SET data_version = data_version + 1 WHERE id = 1;
+       END"""
+    for name, event in (
+        ("ai", "INSERT"),
+        ("ad", "DELETE"),
+        ("au", "UPDATE OF longitude, latitude, on_map, region_code, code"),
+    )
+]
+SQLITE_MAP_VERSION_DROP = [
+    f"DROP TRIGGER IF EXISTS camera_records_mapver_{n}" for n in ("ai", "ad", "au")
+]
+PG_MAP_VERSION = [
+    """CREATE FUNCTION camera_records_mapver() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         UPDATE camera_map_state SET data_version = data_version + 1 WHERE id = 1;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER camera_records_mapver AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF
+       longitude, latitude, on_map, region_code, code ON camera_records
+       FOR EACH STATEMENT EXECUTE FUNCTION camera_records_mapver()""",
+]
+PG_MAP_VERSION_DROP = [
+    "DROP TRIGGER IF EXISTS camera_records_mapver ON camera_records",
+    "DROP FUNCTION IF EXISTS camera_records_mapver()",
 ]
 # Built-in geometric types, no PostGIS needed: point(lon, lat) <@ box(...) uses it.
 PG_GIST = (
@@ -258,8 +287,7 @@ def upgrade() -> None:
         ["owner_org_id"],
         ["maintainer_org_id"],
         ["complete"],
-        ["on_map"],
-        ["longitude", "latitude"],
+        ["on_map", "longitude", "latitude"],
     ):
         op.create_index(f"ix_camera_records_{'_'.join(cols)}", "camera_records", cols)
 
@@ -300,22 +328,53 @@ def upgrade() -> None:
     op.create_index("ix_jobs_user_id", "jobs", ["user_id"])
     op.create_index("ix_jobs_created_at", "jobs", ["created_at"])
 
+    op.create_table(
+        "camera_map_cells",
+        sa.Column("zoom", sa.SmallInteger(), nullable=False),
+        sa.Column("cx", sa.Integer(), nullable=False),
+        sa.Column("cy", sa.Integer(), nullable=False),
+        sa.Column("scope_key", sa.String(6), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("sum_lon", sa.Float(), nullable=False),
+        sa.Column("sum_lat", sa.Float(), nullable=False),
+        sa.Column("min_lon", sa.Float(), nullable=False),
+        sa.Column("min_lat", sa.Float(), nullable=False),
+        sa.Column("max_lon", sa.Float(), nullable=False),
+        sa.Column("max_lat", sa.Float(), nullable=False),
+        sa.Column("min_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("zoom", "cx", "cy", "scope_key", name="pk_camera_map_cells"),
+    )
+    op.create_table(
+        "camera_map_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("data_version", sa.BigInteger(), nullable=False),
+        sa.Column("cells_version", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_camera_map_state"),
+    )
+    op.execute("INSERT INTO camera_map_state (id, data_version, cells_version) VALUES (1, 1, 0)")
+
     dialect = op.get_context().dialect.name
     if dialect == "sqlite":
-        for sql in SQLITE_RTREE:
+        for sql in SQLITE_RTREE + SQLITE_MAP_VERSION:
             op.execute(sql)
     elif dialect == "postgresql":
         op.execute(PG_GIST)
+        for sql in PG_MAP_VERSION:
+            op.execute(sql)
 
 
 def downgrade() -> None:
     dialect = op.get_context().dialect.name
     if dialect == "sqlite":
-        for sql in SQLITE_RTREE_DROP:
+        for sql in SQLITE_RTREE_DROP + SQLITE_MAP_VERSION_DROP:
             op.execute(sql)
     elif dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_camera_records_geo_gist")
+        for sql in PG_MAP_VERSION_DROP:
+            op.execute(sql)
     for table in (
+        "camera_map_state",
+        "camera_map_cells",
         "jobs",
         "ledger_changes",
         "camera_records",
