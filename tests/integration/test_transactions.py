@@ -4,6 +4,7 @@ digest variants (qop=auth, stale nonce), OPTIONS/unknown methods."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import time
@@ -109,7 +110,7 @@ async def test_our_requests_are_retransmitted_until_answered(node: Node) -> None
         if isinstance(msg, SipRequest) and msg.method == "MESSAGE" and b"Catalog" in msg.body:
             seen.append(time.monotonic())
             query = msg
-    gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
     assert 0.3 < gaps[0] < 0.9 and gaps[1] > gaps[0] * 1.5  # T1 = 0.5 s, doubling
     assert query is not None
     resp = SipResponse(headers=query.headers.copy(), status=200, reason="OK")
