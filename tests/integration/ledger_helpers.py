@@ -80,3 +80,18 @@ async def wait_job(client: httpx.AsyncClient, job_id: str, timeout: float = 300)
             return body
         assert asyncio.get_running_loop().time() < deadline, body
         await asyncio.sleep(0.05)
+
+
+async def import_form(
+    service: LedgerService,
+    form: str,
+    data: bytes,
+    filename: str = "form.xlsx",
+    *,
+    mode: str = "all_or_nothing",
+    principal: Principal = ADMIN,
+) -> dict[str, Any]:
+    """Import the platform or internal-system survey form and wait for the job."""
+    job = await service.start_form_import(principal, form, data, filename, mode=mode)
+    await service.jobs.wait(job.id)
+    return (await service.jobs.get(principal, job.id)).as_dict()

@@ -36,6 +36,7 @@ from sharpeyes.ledger.regions import RegionIndex, code_region_prefix
 from sharpeyes.ledger.survey_form import (
     CellError,
     FormError,
+    FormSpec,
     HeaderMap,
     Table,
     cell_text,
@@ -51,12 +52,14 @@ from sharpeyes.ledger.validation import (
     invalid_values,
 )
 from sharpeyes.sharing.principal import Principal
+from sharpeyes.sharing.scope import region_in_scope
 from sharpeyes.store.models import utcnow
 
 if TYPE_CHECKING:
     from sharpeyes.ledger.service import LedgerService
 
-ALL_OR_NOTHING, VALID_ROWS = "all_or_nothing", "valid_rows"
+ALL_OR_NOTHING, VALID_ROWS, VALIDATE = "all_or_nothing", "valid_rows", "validate"
+MODES = (ALL_OR_NOTHING, VALID_ROWS, VALIDATE)
 PARSE_SHARE = 0.7  # progress fraction spent reading/checking; the rest is writing
 
 
@@ -246,7 +249,17 @@ def parse_row(
 
 # ------------------------------------------------------------------- the import
 class CameraImport:
-    """One import job over an opened :class:`Table`."""
+    """One import job over an opened :class:`Table`.
+
+    ``mode=validate`` is a dry run: every row is read and checked exactly as in a
+    real import (same errors), nothing is written, and the job ends ``done`` with
+    ``imported: 0``. Subclasses (:class:`RecordImport`) reuse the loop, the write
+    and the compensation for other survey forms.
+    """
+
+    entity = "camera"
+    model: Any = CameraRecord
+    fields: dict[str, str] = CAMERA_FIELDS
 
     def __init__(
         self,
@@ -257,8 +270,8 @@ class CameraImport:
         mode: str,
         crs: str = "wgs84",
     ) -> None:
-        if mode not in (ALL_OR_NOTHING, VALID_ROWS):
-            raise ValueError(f"mode must be {ALL_OR_NOTHING} or {VALID_ROWS}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         self.service = service
         self.settings = service.settings
         self.rules = service.rules
@@ -289,6 +302,8 @@ class CameraImport:
             "errors": o.errors,
             "errors_truncated": o.error_count > len(o.errors),
             "mode": self.mode,
+            "dry_run": self.mode == VALIDATE,
+            "form": self.entity,
         }
 
     async def run(self, ctx: JobContext) -> None:
@@ -309,10 +324,7 @@ class CameraImport:
             for row, err in errors:
                 self._error(row, err.column, err.value, err.reason)
             if parsed:
-                existing = await self.service.existing_for_import(
-                    [p.values.get("code") for p in parsed if p.values.get("code")],
-                    [p.match_id for p in parsed if p.match_id and not p.values.get("code")],
-                )
+                existing = await self._existing(parsed)
                 pending.extend(
                     await asyncio.to_thread(self._check_chunk, parsed, existing, lookups)
                 )
@@ -323,6 +335,10 @@ class CameraImport:
                 raise JobFailed(f"超过{self.settings.import_max_rows}行上限，未导入")
             if done:
                 break
+        if self.mode == VALIDATE:
+            ctx.state.progress = 1.0
+            ctx.state.result.update(self._result())
+            return
         if self.mode == ALL_OR_NOTHING and self.outcome.error_count:
             await ctx.progress(1.0, **self._result())
             raise JobFailed(
@@ -333,11 +349,17 @@ class CameraImport:
         ctx.state.result.update(self._result())
         self.service.bus.publish(
             "ledger.changed",
-            entity="camera",
+            entity=self.entity,
             action="import",
             job_id=ctx.id,
             created=self.outcome.created,
             updated=self.outcome.updated,
+        )
+
+    async def _existing(self, parsed: list[ParsedRow]) -> dict[str, dict[str, Any]]:
+        return await self.service.existing_for_import(
+            [p.values.get("code") for p in parsed if p.values.get("code")],
+            [p.match_id for p in parsed if p.match_id and not p.values.get("code")],
         )
 
     # -- thread side
@@ -465,13 +487,19 @@ class CameraImport:
         ids: list[int] = []
         async with self.service.db.session() as s:
             if inserts:
-                params = [
-                    r.values
-                    | {"created_at": now, "updated_at": now, "created_by": user, "updated_by": user}
-                    for r in inserts
-                ]
+                stamps = {
+                    k: v
+                    for k, v in (
+                        ("created_at", now),
+                        ("updated_at", now),
+                        ("created_by", user),
+                        ("updated_by", user),
+                    )
+                    if k in self.model.__table__.c
+                }
+                params = [r.values | stamps for r in inserts]
                 res = await s.scalars(
-                    insert(CameraRecord).returning(CameraRecord.id, sort_by_parameter_order=True),
+                    insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
                     params,
                 )
                 ids = list(res)
@@ -479,7 +507,7 @@ class CameraImport:
                 hist.extend(
                     history.change_row(
                         self.principal,
-                        "camera",
+                        self.entity,
                         rid,
                         "import",
                         {"created": True},
@@ -490,7 +518,7 @@ class CameraImport:
                 )
             if updates:
                 await s.execute(
-                    update(CameraRecord),
+                    update(self.model),
                     [
                         {"id": r.record_id, **r.values, "updated_at": now, "updated_by": user}
                         for r in updates
@@ -499,12 +527,12 @@ class CameraImport:
                 for r in updates:
                     assert r.old is not None
                     changes = history.diff(
-                        r.old, {k: v for k, v in r.values.items() if k in CAMERA_FIELDS}
+                        r.old, {k: v for k, v in r.values.items() if k in self.fields}
                     )
                     hist.append(
                         history.change_row(
                             self.principal,
-                            "camera",
+                            self.entity,
                             r.record_id,
                             "import",
                             changes,
@@ -529,22 +557,137 @@ class CameraImport:
         async with self.service.db.session() as s:
             for start in range(0, len(inserted), 500):
                 await s.execute(
-                    sa_delete(CameraRecord).where(
-                        CameraRecord.id.in_(inserted[start : start + 500])
-                    )
+                    sa_delete(self.model).where(self.model.id.in_(inserted[start : start + 500]))
                 )
             if restored:
-                await s.execute(update(CameraRecord), restored)
+                await s.execute(update(self.model), restored)
             await history.record(
                 s,
                 self.principal,
-                "camera",
+                self.entity,
                 None,
                 "rollback",
                 {"deleted": len(inserted), "restored": len(restored)},
                 job_id=ctx.id,
             )
             await s.commit()
+
+
+class RecordImport(CameraImport):
+    """Import of the platform or internal-system survey form (seed 004).
+
+    Same job, reading, modes, error report, chunked writes, compensation and
+    history as cameras. Matching: a row's 台账ID updates that record (it must
+    exist and be in scope); a row without one updates the single record of the
+    same 项目名称 in scope, else creates one. Scope is the record's 所属区划.
+    """
+
+    def __init__(
+        self,
+        service: LedgerService,
+        principal: Principal,
+        table: Table,
+        *,
+        mode: str,
+        model: Any,
+        entity: str,
+    ) -> None:
+        super().__init__(service, principal, table, mode=mode)
+        self.model = model
+        self.entity = entity
+        self.fields = form_fields(table.spec)
+        self._seen_ids: dict[int, int] = {}
+
+    async def _existing(self, parsed: list[ParsedRow]) -> dict[str, dict[str, Any]]:
+        m = self.model
+        cols = [m.id, *(getattr(m, f) for f in self.fields)]
+        ids = [p.match_id for p in parsed if p.match_id is not None]
+        names = [p.values["name"] for p in parsed if p.match_id is None and p.values.get("name")]
+        out: dict[str, dict[str, Any]] = {}
+        async with self.service.db.session() as s:
+            for start in range(0, len(ids), 500):
+                for row in await s.execute(select(*cols).where(m.id.in_(ids[start : start + 500]))):
+                    r = dict(row._mapping)
+                    out[f"#{r['id']}"] = r
+            for start in range(0, len(names), 500):
+                part = names[start : start + 500]
+                for row in await s.execute(select(*cols).where(m.name.in_(part))):
+                    r = dict(row._mapping)
+                    if region_in_scope(self.principal, r.get("region_code")):
+                        out.setdefault(f"name:{r['name']}", []).append(r)  # type: ignore[attr-defined]
+        return out
+
+    def _check_chunk(
+        self, parsed: list[ParsedRow], existing: dict[str, Any], lookups: Lookups
+    ) -> list[WriteRow]:
+        headers = self.table.headers
+        file_fields = {c.field for c in headers.positions.values()} - {"serial", "id"}
+        table_cols = self.model.__table__.c
+        out: list[WriteRow] = []
+        for p in parsed:
+            old: dict[str, Any] | None = None
+            if p.match_id is not None:
+                prev = self._seen_ids.get(p.match_id)
+                if prev is not None:
+                    self._error(
+                        p.row, _header_of(headers, "id"), p.match_id, f"与第{prev}行台账ID重复"
+                    )
+                    continue
+                self._seen_ids[p.match_id] = p.row
+                old = existing.get(f"#{p.match_id}")
+                if old is None or not region_in_scope(self.principal, old.get("region_code")):
+                    self._error(
+                        p.row,
+                        _header_of(headers, "id"),
+                        p.match_id,
+                        "台账ID不存在或不在您的权限范围内",
+                    )
+                    continue
+            else:
+                same = existing.get(f"name:{p.values.get('name')}") or []
+                if len(same) == 1:
+                    old = same[0]
+                    if old["id"] in self._seen_ids:
+                        prev = self._seen_ids[old["id"]]
+                        self._error(
+                            p.row,
+                            _header_of(headers, "name"),
+                            p.values.get("name"),
+                            f"与第{prev}行为同一记录",
+                        )
+                        continue
+                    self._seen_ids[old["id"]] = p.row
+            merged = {f: None for f in self.fields}
+            if old is not None:
+                merged.update({f: old.get(f) for f in self.fields})
+            merged.update(p.values)
+            errs: list[tuple[str, Any, str]] = []
+            if not merged.get("name"):
+                errs.append(("name", None, "项目名称不能为空"))
+            if not region_in_scope(self.principal, merged.get("region_code")):
+                errs.append(("region_code", merged.get("region_code"), "区划超出您的权限范围"))
+            for f in file_fields:
+                v = merged.get(f)
+                length = getattr(table_cols[f].type, "length", None) if f in table_cols else None
+                if isinstance(v, str) and length and len(v) > length:
+                    errs.append((f, shown(v), f"超过{length}个字符"))
+                elif isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+                    errs.append((f, v, "不能为负数"))
+            if errs:
+                for f, v, why in errs:
+                    self._error(p.row, _header_of(headers, f), v, why)
+                continue
+            if old is None:
+                out.append(WriteRow(p.row, None, merged))
+            else:
+                values = {f: merged[f] for f in file_fields if f in self.fields}
+                out.append(WriteRow(p.row, old["id"], values, old))
+        return out
+
+
+def form_fields(spec: FormSpec) -> dict[str, str]:
+    """Stored fields of a survey form (its columns minus 序号 and 台账ID) and kinds."""
+    return {c.field: c.kind for c in spec.columns if c.kind not in ("serial", "id")}
 
 
 async def load_existing(
@@ -569,10 +712,14 @@ async def load_existing(
 
 __all__ = [
     "ALL_OR_NOTHING",
+    "MODES",
+    "VALIDATE",
     "VALID_ROWS",
     "CameraImport",
     "FormError",
     "Lookups",
+    "RecordImport",
+    "form_fields",
     "load_existing",
     "parse_row",
 ]

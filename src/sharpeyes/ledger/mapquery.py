@@ -32,7 +32,7 @@ from sharpeyes.ledger.geo import (
 )
 from sharpeyes.ledger.mapcells import MAX_ZOOM, MapCells, cell_exprs, usable_for
 from sharpeyes.ledger.models import RTREE_TABLE, CameraRecord
-from sharpeyes.ledger.queries import CameraFilters, apply_filters
+from sharpeyes.ledger.queries import CameraFilters, apply_filters, channel_links
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import scope_camera_records
 from sharpeyes.store.db import Database
@@ -118,12 +118,15 @@ async def viewport(
     items: list[dict[str, Any]] = []
     mode = "points"
     if zoom >= point_zoom:
-        stmt = select(c.id, c.name, c.status, c.longitude, c.latitude)
+        stmt = select(c.id, c.name, c.status, c.code, c.longitude, c.latitude)
         stmt = _viewport_where(
             db, apply_filters(scope_camera_records(stmt, principal), filters), query_bbox
         )
         async with db.session() as s:
             rows = (await s.execute(stmt.order_by(c.id).limit(max_points + 1))).all()
+            links = (
+                await channel_links(s, (r.code for r in rows)) if len(rows) <= max_points else {}
+            )
         if len(rows) <= max_points:
             for r in rows:
                 x, y = _out_xy(r.longitude, r.latitude, crs)
@@ -136,6 +139,8 @@ async def viewport(
                         "id": r.id,
                         "name": r.name,
                         "status": r.status,
+                        "code": r.code,
+                        **_link(links, r.code),
                     }
                 )
             return _answer(zoom, crs, None, mode, items)
@@ -167,8 +172,11 @@ async def viewport(
         details: dict[int, Any] = {}
         for start in range(0, len(single_ids), 1000):
             part = single_ids[start : start + 1000]
-            for d in (await s.execute(select(c.id, c.name, c.status).where(c.id.in_(part)))).all():
+            stmt = select(c.id, c.name, c.status, c.code).where(c.id.in_(part))
+            for d in (await s.execute(stmt)).all():
                 details[d.id] = d
+        # the linked channel only for the single points drawn, never for clusters
+        links = await channel_links(s, (d.code for d in details.values()))
     for r in rows:
         x, y = _out_xy(r.lon, r.lat, crs)
         if r.n == 1:
@@ -183,6 +191,8 @@ async def viewport(
                     "id": r.id,
                     "name": d.name if d else None,
                     "status": d.status if d else None,
+                    "code": d.code if d else None,
+                    **_link(links, d.code if d else None),
                 }
             )
         else:
@@ -237,6 +247,14 @@ async def _live_clusters(
     stmt = stmt.group_by(literal_column("cx"), literal_column("cy"))
     async with db.session() as s:
         return list((await s.execute(stmt)).all())
+
+
+def _link(links: dict[str, dict[str, Any]], code: str | None) -> dict[str, Any]:
+    """``online`` (effective channel state) and ``channel_pk``; None when unlinked."""
+    link = links.get(code) if code else None
+    if link is None:
+        return {"online": None, "channel_pk": None}
+    return {"online": link["online"], "channel_pk": link["channel_pk"]}
 
 
 def _answer(

@@ -7,6 +7,7 @@ the caller through ``sharing.scope.scope_camera_records``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,6 +44,34 @@ class CameraFilters:
 
 def linked_clause() -> Any:
     return exists().where(Channel.channel_id == CameraRecord.code)
+
+
+NO_LINK: dict[str, Any] = {"online": None, "device_id": None, "channel_pk": None}
+
+
+async def channel_links(session: Any, codes: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """The linked channel of each code: ``{online, device_id, channel_pk}``.
+
+    A code may be reported by more than one device (the channel key is device +
+    channel id); the online one wins, then the oldest row. Only the given codes
+    are looked up (a page of the list, the single points of a map view).
+    """
+    wanted = sorted({c for c in codes if c})
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        rows = (
+            await session.execute(
+                select(Channel.channel_id, Channel.id, Channel.device_id, Channel.online)
+                .where(Channel.channel_id.in_(part))
+                .order_by(Channel.channel_id, Channel.id)
+            )
+        ).all()
+        for code, pk, device_id, online in rows:
+            cur = out.get(code)
+            if cur is None or (online and not cur["online"]):
+                out[code] = {"online": bool(online), "device_id": device_id, "channel_pk": pk}
+    return out
 
 
 def apply_filters(stmt: _S, f: CameraFilters) -> _S:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,14 @@ from sharpeyes.ledger import dictionaries as d
 from sharpeyes.ledger import history, mapquery, quality
 from sharpeyes.ledger.fields import CAMERA_FIELDS, coerce_camera_input
 from sharpeyes.ledger.geo import gcj02_to_wgs84, haversine_m
-from sharpeyes.ledger.importer import ALL_OR_NOTHING, CameraImport, Lookups, load_existing
+from sharpeyes.ledger.importer import (
+    ALL_OR_NOTHING,
+    CameraImport,
+    Lookups,
+    RecordImport,
+    form_fields,
+    load_existing,
+)
 from sharpeyes.ledger.mapcells import MapCells
 from sharpeyes.ledger.models import (
     CameraRecord,
@@ -34,7 +41,13 @@ from sharpeyes.ledger.models import (
     PoliceStation,
     Region,
 )
-from sharpeyes.ledger.queries import CameraFilters, apply_filters, linked_clause
+from sharpeyes.ledger.queries import (
+    NO_LINK,
+    CameraFilters,
+    apply_filters,
+    channel_links,
+    linked_clause,
+)
 from sharpeyes.ledger.regions import (
     GB2260_SOURCE,
     RegionIndex,
@@ -524,7 +537,11 @@ class LedgerService:
             rows = (
                 await s.execute(stmt.order_by(order, CameraRecord.id).offset(offset).limit(limit))
             ).all()
-        return Page([_camera_dict(r) for r in rows], total, offset, limit)
+            items = [_camera_dict(r) for r in rows]
+            links = await channel_links(s, (i["code"] for i in items))
+        for i in items:
+            i.update(links.get(i["code"], NO_LINK) if i["code"] else NO_LINK)
+        return Page(items, total, offset, limit)
 
     async def get_camera(self, principal: Principal, pk: int) -> dict[str, Any]:
         stmt = scope_camera_records(self._camera_select().where(CameraRecord.id == pk), principal)
@@ -545,6 +562,15 @@ class LedgerService:
                 ).scalar()
         out["device"] = None if channel is None else {f: getattr(channel, f) for f in DEVICE_FIELDS}
         out["compare"] = _compare(out, channel)
+        out.update(
+            NO_LINK
+            if channel is None
+            else {
+                "online": channel.online,
+                "device_id": channel.device_id,
+                "channel_pk": channel.id,
+            }
+        )
         return out
 
     async def _check_refs(self, s: Any, values: dict[str, Any]) -> None:
@@ -931,6 +957,98 @@ class LedgerService:
             "bytes": len(data),
         }
         return await self.jobs.submit(principal, "ledger.import", params, job.run)
+
+    # Survey forms other than cameras: form name → (model, history entity).
+    RECORD_FORMS: ClassVar[dict[str, tuple[Any, str]]] = {
+        "platform": (PlatformRecord, "platform"),
+        "internal_system": (InternalSystemRecord, "internal_system"),
+    }
+
+    async def start_form_import(
+        self,
+        principal: Principal,
+        form: str,
+        data: bytes,
+        filename: str | None,
+        *,
+        mode: str = ALL_OR_NOTHING,
+    ) -> JobState:
+        """Import the platform or internal-system survey form (same job as cameras)."""
+        from sharpeyes.ledger.survey_form import FORMS
+
+        model, entity = self.RECORD_FORMS[form]
+        table = await asyncio.to_thread(
+            open_table, FORMS[form], data, filename, max_bytes=self.settings.import_max_bytes
+        )
+        try:
+            job = RecordImport(self, principal, table, mode=mode, model=model, entity=entity)
+        except ValueError:
+            if table.close:
+                table.close()
+            raise
+        params = {
+            "form": form,
+            "filename": (filename or "")[:200],
+            "mode": mode,
+            "format": table.fmt,
+            "bytes": len(data),
+        }
+        return await self.jobs.submit(principal, "ledger.import", params, job.run)
+
+    async def export_records(
+        self, principal: Principal, form: str, fmt: str, *, q: str | None = None
+    ) -> tuple[bytes, int]:
+        """Platform / internal-system records in scope as their survey form; recorded."""
+        from sharpeyes.ledger.survey_form import FORMS
+
+        if fmt not in (XLSX, CSV):
+            raise ValueError("format must be xlsx or csv")
+        model, entity = self.RECORD_FORMS[form]
+        spec = FORMS[form]
+        fields = form_fields(spec)
+        stmt = scope_by_region(
+            select(model.id, *(getattr(model, f) for f in fields)), model.region_code, principal
+        )
+        if q:
+            stmt = stmt.where(model.name.contains(q, autoescape=True))
+        async with self.db.session() as s:
+            rows = [dict(r._mapping) for r in (await s.execute(stmt.order_by(model.id))).all()]
+            police = dict((await s.execute(select(PoliceStation.id, PoliceStation.name))).all())
+            orgs = dict((await s.execute(select(Organisation.id, Organisation.name))).all())
+        index = await self._region_index()
+
+        def build() -> bytes:
+            out_rows = []
+            for n, r in enumerate(rows, start=1):
+                v = dict(r)
+                v["serial"] = n
+                if "region_code" in v:
+                    v["region_code"] = _unique_path(index, r["region_code"])
+                if "police_station_id" in v:
+                    v["police_station_id"] = police.get(r["police_station_id"])
+                if "org_id" in v:
+                    v["org_id"] = orgs.get(r["org_id"])
+                out_rows.append(render_row(spec, v))
+            if fmt == XLSX:
+                return write_xlsx(spec, out_rows)
+            return write_csv(spec, out_rows)
+
+        data = await asyncio.to_thread(build)
+        filters = {"q": q} if q else {}
+        async with self.db.session() as s:
+            await history.record(
+                s,
+                principal,
+                entity,
+                None,
+                "export",
+                {"format": fmt, "rows": len(rows), "filters": filters},
+            )
+            await s.commit()
+        self.bus.publish(
+            "ledger.exported", entity=entity, format=fmt, rows=len(rows), user=principal.username
+        )
+        return data, len(rows)
 
     async def import_lookups(self, principal: Principal) -> Lookups:
         async with self.db.session() as s:

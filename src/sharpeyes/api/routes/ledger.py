@@ -237,6 +237,60 @@ async def list_platforms(
     )
 
 
+ImportMode = Annotated[
+    str,
+    Form(
+        pattern="^(all_or_nothing|valid_rows|validate)$",
+        description="validate: dry run, every row checked, nothing written",
+    ),
+]
+
+
+async def _read_upload(node: Any, file: UploadFile) -> bytes:
+    cap = node.ledger.settings.import_max_bytes
+    data = await file.read(cap + 1)
+    if len(data) > cap:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"file exceeds {cap} bytes")
+    return data
+
+
+async def _form_import(
+    principal: Any, node: Any, form: str, file: UploadFile, mode: str
+) -> dict[str, Any]:
+    data = await _read_upload(node, file)
+    job = await node.ledger.start_form_import(principal, form, data, file.filename, mode=mode)
+    return {"job_id": job.id, "state": job.state}
+
+
+async def _form_export(principal: Any, node: Any, form: str, fmt: str, q: str | None) -> Response:
+    from sharpeyes.ledger.survey_form import FORMS
+
+    data, _ = await node.ledger.export_records(principal, form, fmt, q=q)
+    return _file(data, fmt, FORMS[form].title, f"{form}-ledger")
+
+
+@router.get("/platforms/export")
+async def export_platforms(
+    principal: LedgerReader,
+    node: NodeDep,
+    fmt: Fmt = "xlsx",
+    q: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Platform records in scope as the platform survey form; recorded in history."""
+    return await _form_export(principal, node, "platform", fmt, q)
+
+
+@router.post("/platforms/import", response_model=JobStartOut, status_code=202)
+async def import_platforms(
+    principal: LedgerImporter,
+    node: NodeDep,
+    file: Annotated[UploadFile, File(description=".xlsx or .csv platform survey form")],
+    mode: ImportMode = "all_or_nothing",
+) -> Any:
+    """Like the camera import: 400 for a bad file, rows checked in a job."""
+    return await _form_import(principal, node, "platform", file, mode)
+
+
 @router.post("/platforms", response_model=PlatformOut, status_code=201)
 async def create_platform(body: PlatformIn, principal: LedgerWriter, node: NodeDep) -> Any:
     return await node.ledger.create_platform(principal, body.model_dump())
@@ -272,6 +326,28 @@ async def list_internal_systems(
         InternalSystemOut,
         await node.ledger.list_internal_systems(principal, q=q, offset=offset, limit=limit),
     )
+
+
+@router.get("/internal-systems/export")
+async def export_internal_systems(
+    principal: LedgerReader,
+    node: NodeDep,
+    fmt: Fmt = "xlsx",
+    q: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Internal video systems in scope as their survey form; recorded in history."""
+    return await _form_export(principal, node, "internal_system", fmt, q)
+
+
+@router.post("/internal-systems/import", response_model=JobStartOut, status_code=202)
+async def import_internal_systems(
+    principal: LedgerImporter,
+    node: NodeDep,
+    file: Annotated[UploadFile, File(description=".xlsx or .csv internal-system survey form")],
+    mode: ImportMode = "all_or_nothing",
+) -> Any:
+    """Like the camera import: 400 for a bad file, rows checked in a job."""
+    return await _form_import(principal, node, "internal_system", file, mode)
 
 
 @router.post("/internal-systems", response_model=InternalSystemOut, status_code=201)
@@ -427,15 +503,13 @@ async def import_cameras(
     principal: LedgerImporter,
     node: NodeDep,
     file: Annotated[UploadFile, File(description=".xlsx or .csv camera survey form")],
-    mode: Annotated[str, Form(pattern="^(all_or_nothing|valid_rows)$")] = "all_or_nothing",
+    mode: ImportMode = "all_or_nothing",
     crs: Annotated[str, Form(pattern="^(wgs84|gcj02)$")] = "wgs84",
 ) -> Any:
     """Check the file's shape now (400 names what is wrong), import in a background
-    job: poll ``GET /api/jobs/{job_id}``."""
-    cap = node.ledger.settings.import_max_bytes
-    data = await file.read(cap + 1)
-    if len(data) > cap:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"file exceeds {cap} bytes")
+    job: poll ``GET /api/jobs/{job_id}``. ``mode=validate`` checks every row the
+    same way and writes nothing."""
+    data = await _read_upload(node, file)
     job = await node.ledger.start_camera_import(principal, data, file.filename, mode=mode, crs=crs)
     return {"job_id": job.id, "state": job.state}
 
