@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test setup system lint test-sqlite test-pg bench clean
+.PHONY: run test setup system web lint test-sqlite test-pg bench clean
 
 $(BIN)/sharpeyes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,24 @@ $(BIN)/sharpeyes: pyproject.toml
 
 setup: $(BIN)/sharpeyes
 
+# The web console (web/, Vue 3 + Vite): npm ci when the lock file changes, a build
+# when any source changes; the node serves web/dist at /.
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.js
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+	touch $@
+
+web: web/dist/index.html
+
 system:
 	bash scripts/setup-system.sh
 
-run: setup
+run: setup web
 	$(BIN)/sharpeyes demo
 
 lint: setup
@@ -31,10 +45,10 @@ test-sqlite: setup
 test-pg: setup
 	SHARPEYES_TEST_PG=$(PG_URL) $(BIN)/pytest -q -m db
 
-test: system setup lint test-sqlite test-pg
+test: system setup web lint test-sqlite test-pg
 
 bench: setup
 	$(BIN)/python bench/signalling.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache data
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache data web/node_modules web/dist artifacts

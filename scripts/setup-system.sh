@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need outside Python: sipp (sip-tester),
-# ffmpeg/ffprobe, tshark and a PostgreSQL server on 127.0.0.1:5432.
+# ffmpeg/ffprobe, tshark, Chromium (browser tests) and a PostgreSQL server on
+# 127.0.0.1:5432.
 # Idempotent: does nothing when everything is already there and running.
 set -euo pipefail
 
@@ -12,6 +13,10 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+# the console's browser tests drive Debian's Chromium (Playwright's own download fails
+# here); a CJK font so its screenshots show Chinese text
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need+=(fonts-wqy-microhei)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup-system: installing ${need[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q

@@ -64,8 +64,45 @@ class DbSettings(BaseModel):
 
 
 class MediaSettings(BaseModel):
-    host: str = "127.0.0.1"
+    """Live media (RTP in, fMP4/HLS out). Ports stay below 32768 (Linux ephemeral range)."""
+
+    host: str = Field(default="127.0.0.1", description="address RTP sockets bind to")
+    advertised_host: str | None = Field(
+        default=None,
+        description="address put in SDP c= (NAT); defaults to host, or the SIP address",
+    )
     port_range: tuple[int, int] = (30000, 30999)
+    max_sessions: int = Field(default=500, description="upstream streams; more get HTTP 503")
+    max_loop_lag_ms: float = Field(
+        default=250.0, description="refuse new streams while the event loop lags more than this"
+    )
+    invite_timeout_s: float = 8.0
+    no_rtp_timeout_s: float = Field(
+        default=10.0, description="no usable RTP (or no frames) this long ends the stream"
+    )
+    idle_grace_s: float = Field(default=15.0, description="BYE this long after the last viewer")
+    tcp_connect_timeout_s: float = 5.0
+    token_ttl_s: int = Field(default=90, description="stream URL tokens: time to start playing")
+    ssrc_check: Literal["strict", "latch"] = Field(
+        default="strict",
+        description="strict: only the SSRC of y= counts; latch: follow what the device sends",
+    )
+    check_source: bool = Field(
+        default=True, description="accept RTP only from the device's SIP or SDP address"
+    )
+    gop_cache_max_bytes: int = 8 * 1024 * 1024
+    viewer_queue_max_bytes: int = 8 * 1024 * 1024
+    hls_segment_s: float = 2.0
+    hls_window: int = 6
+    hls_idle_s: float = 30.0
+
+    @field_validator("port_range")
+    @classmethod
+    def _ports(cls, v: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = v
+        if not 1024 <= lo <= hi <= 65535:
+            raise ValueError("media.port_range must be two ports, low <= high, >= 1024")
+        return v
 
 
 class AuthSettings(BaseModel):
@@ -73,6 +110,29 @@ class AuthSettings(BaseModel):
     token_ttl_s: int = 8 * 3600
     login_max_failures: int = 5
     login_lockout_s: float = 300.0
+
+
+class UiSettings(BaseModel):
+    """The web console (``[ui]``): where its files are and what its map shows."""
+
+    dist: str | None = Field(
+        default=None, description="folder of the built console; default: web/dist of the repo"
+    )
+    tile_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png; "
+        "none: the console draws its bundled China basemap (offline networks)",
+    )
+    tile_attribution: str | None = None
+    tile_subdomains: str = "abc"
+    tile_max_zoom: int = Field(default=18, ge=1, le=22)
+    map_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="gcj02 for Gaode/Tencent tiles: points are shifted to match"
+    )
+    map_center: tuple[float, float] | None = Field(
+        default=None, description="initial [lon, lat]; default: fit the cameras"
+    )
+    map_zoom: int | None = Field(default=None, ge=1, le=19)
 
 
 class Settings(BaseSettings):
@@ -84,6 +144,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
+    ui: UiSettings = UiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -17,13 +17,17 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    streams,
+    ui,
     users,
 )
 from sharpeyes.api.routes import map as map_routes
+from sharpeyes.api.static import dist_dir, mount_console
 from sharpeyes.devices.messaging import DeviceUnavailable
 from sharpeyes.devices.service import NotFound
 from sharpeyes.jobs import JobNotFound
 from sharpeyes.ledger.service import InvalidRecord, LedgerConflict, LedgerNotFound
+from sharpeyes.live.session import StreamEnded
 
 if TYPE_CHECKING:
     from sharpeyes.node import Node
@@ -49,6 +53,8 @@ def create_app(node: Node) -> FastAPI:
         ledger,
         map_routes,
         jobs,
+        streams,
+        ui,
     ):
         app.include_router(module.router)
 
@@ -77,8 +83,16 @@ def create_app(node: Node) -> FastAPI:
     async def forbidden(_: Request, exc: PermissionError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
+    @app.exception_handler(StreamEnded)
+    async def stream_ended(_: Request, exc: StreamEnded) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail, "reason": exc.reason.value}, status_code=exc.status
+        )
+
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    # Last: the console's catch-all GET must not shadow any API route.
+    mount_console(app, dist_dir(node.settings.ui.dist))
     return app

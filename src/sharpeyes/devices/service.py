@@ -184,6 +184,23 @@ class DeviceService:
             "channels_offline": c.get(False, 0),
         }
 
+    async def channel_counts_by_civil_code(self, principal: Principal) -> list[dict[str, Any]]:
+        """Camera channels online/offline per civil code (dashboard, region tree)."""
+        stmt = scope_channels(
+            select(Channel.civil_code, Channel.online, func.count())
+            .where(Channel.kind == "channel")
+            .group_by(Channel.civil_code, Channel.online),
+            principal,
+        )
+        async with self.db.session() as s:
+            rows = (await s.execute(stmt)).all()
+        groups: dict[str, dict[str, Any]] = {}
+        for code, online, n in rows:
+            key = code or ""
+            g = groups.setdefault(key, {"civil_code": key, "online": 0, "offline": 0})
+            g["online" if online else "offline"] += n
+        return [groups[k] for k in sorted(groups)]
+
     async def _page(self, stmt: Any, offset: int, limit: int) -> Page:
         async with self.db.session() as s:
             total = (

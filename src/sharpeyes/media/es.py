@@ -46,6 +46,7 @@ H265_VPS, H265_SPS, H265_PPS, H265_AUD = 32, 33, 34, 35
 H265_SEI_PREFIX, H265_SEI_SUFFIX = 39, 40
 
 _SC3 = b"\x00\x00\x01"
+_U32BE = struct.Struct(">I")
 _SC4 = b"\x00\x00\x00\x01"
 
 
@@ -165,13 +166,31 @@ def annexb_to_lengthprefixed(
     au: Buffer, *, drop_types: frozenset[int] = frozenset(), codec: str = "h264"
 ) -> bytes:
     """Convert an Annex-B AU to 4-byte length-prefixed NAL units (MP4 sample format)."""
+    # Same walk as iter_nals, inlined: this runs once per frame on the live path.
+    buf = _as_findable(au)
+    mv = memoryview(buf)
+    find = buf.find
+    n = len(buf)
+    h265 = codec == "h265"
     parts: list[bytes | memoryview] = []
-    pack = struct.Struct(">I").pack
-    for nal in iter_nals(au):
-        if drop_types and nal_type(codec, nal) in drop_types:
-            continue
-        parts.append(pack(len(nal)))
-        parts.append(nal)
+    pack = _U32BE.pack
+    i = find(_SC3)
+    while i >= 0:
+        start = i + 3
+        j = find(_SC3, start)
+        end = n if j < 0 else j
+        while end > start and buf[end - 1] == 0:
+            end -= 1
+        if end > start:
+            if drop_types:
+                b = buf[start]
+                t = (b >> 1) & 0x3F if h265 else b & 0x1F
+                if t in drop_types:
+                    i = j
+                    continue
+            parts.append(pack(end - start))
+            parts.append(mv[start:end])
+        i = j
     return b"".join(parts)
 
 

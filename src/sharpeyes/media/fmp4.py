@@ -26,6 +26,12 @@ from .es import (
 _U32 = struct.Struct(">I")
 _MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 
+# moof [mfhd] [traf [tfhd] [tfdt v1] [trun: one sample's duration, size, flags]] + mdat header
+_ONE_SAMPLE = struct.Struct(
+    ">" + "I4s" + "I4sII" + "I4s" + "I4sII" + "I4sIQ" + "I4sIIi" + "III" + "I4s"
+)
+_ONE_MOOF = 8 + 16 + 8 + 16 + 20 + 32
+
 SYNC_SAMPLE_FLAGS = 0x02000000  # sample_depends_on = 2 (independent)
 NON_SYNC_SAMPLE_FLAGS = 0x01010000  # depends_on = 1, is_non_sync_sample
 
@@ -238,6 +244,54 @@ class Fmp4Writer:
         return out
 
     def _moof_mdat(
+        self,
+        base: int,
+        samples: list[bytes],
+        sizes: list[int],
+        durations: list[int],
+        flags: list[int],
+        ctos: list[int],
+    ) -> bytes:
+        count = len(samples)
+        has_cto = any(ctos)
+        if count == 1 and not has_cto:
+            # The live path (one frame per fragment, no B-frames): the same boxes as
+            # below, packed by one precompiled struct instead of eight box() calls.
+            size = sizes[0]
+            return (
+                _ONE_SAMPLE.pack(
+                    _ONE_MOOF,
+                    b"moof",
+                    16,
+                    b"mfhd",
+                    0,
+                    self._seq,
+                    _ONE_MOOF - 24,
+                    b"traf",
+                    16,
+                    b"tfhd",
+                    0x020000,
+                    self.track_id,
+                    20,
+                    b"tfdt",
+                    0x01000000,
+                    base,
+                    32,
+                    b"trun",
+                    0x000701,
+                    1,
+                    _ONE_MOOF + 8,
+                    durations[0],
+                    size,
+                    flags[0],
+                    8 + size,
+                    b"mdat",
+                )
+                + samples[0]
+            )
+        return self._moof_mdat_generic(base, samples, sizes, durations, flags, ctos)
+
+    def _moof_mdat_generic(
         self,
         base: int,
         samples: list[bytes],

@@ -229,6 +229,7 @@ class RtpReceiver:
         "bytes",
         "duplicates",
         "expected_ssrc",
+        "last_wrong_ssrc",
         "late",
         "malformed",
         "packets",
@@ -280,6 +281,7 @@ class RtpReceiver:
         self.duplicates = 0
         self.late = 0
         self.wrong_ssrc = 0
+        self.last_wrong_ssrc: int | None = None  # what a mis-configured sender uses
         self.malformed = 0
         self.resets = 0
 
@@ -398,6 +400,7 @@ class RtpReceiver:
                 self._reset_sequence()
                 return True
         self.wrong_ssrc += 1
+        self.last_wrong_ssrc = ssrc
         return False
 
     def _reset_sequence(self) -> None:

@@ -13,7 +13,9 @@ reproduce what breaks real deployments:
 - ``wrong_password``: answers the digest challenge with a wrong password;
 - ``no_catalog``: answers a Catalog query 200 but never sends the catalog;
 - ``gbk_names``: bodies are GB18030 bytes but the XML prolog claims UTF-8
-  (a common firmware bug: the platform must decide by the bytes).
+  (a common firmware bug: the platform must decide by the bytes);
+- media: ``invite_reject``, ``invite_silent``, ``no_media``, ``wrong_ssrc``
+  (see ``sim.media``, which answers INVITE/ACK/BYE with real video over RTP).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from sharpeyes.gb28181.message import (
     response_for,
 )
 from sharpeyes.gb28181.ptz import PRESET_DELETE, PRESET_SET, decode_ptz
+from sharpeyes.sim import media as sim_media
 from sharpeyes.sip.stack import SipTimeout, new_call_id, new_tag
 
 if TYPE_CHECKING:
@@ -48,7 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sharpeyes.sim")
 
-FAULTS = frozenset({"no_keepalive", "wrong_password", "offline", "no_catalog", "gbk_names"})
+FAULTS = (
+    frozenset({"no_keepalive", "wrong_password", "offline", "no_catalog", "gbk_names"})
+    | sim_media.MEDIA_FAULTS
+)
 MANSCDP_TYPE = "Application/MANSCDP+xml"
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, INFO"
 RECEIVED_MAX = 256
@@ -157,6 +163,7 @@ class SimDeviceConfig:
     register_expires: int = 3600
     catalog_per_message: int = 10
     faults: set[str] = field(default_factory=set)
+    media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
 
     def __post_init__(self) -> None:
         if not is_device_id(self.device_id):
@@ -224,6 +231,7 @@ class SimDevice:
         self._refresh: asyncio.TimerHandle | None = None
         self._keepalive: asyncio.TimerHandle | None = None
         self._keepalive_misses = 0
+        self.media_calls: dict[str, sim_media.SimCall] = {}
 
     # ------------------------------------------------------------ identity
     @property
@@ -424,9 +432,14 @@ class SimDevice:
             self._arm_refresh(self.fleet.rng.uniform(0.0, min(5.0, self.fleet.retry_interval)))
 
     def stop(self) -> None:
-        """Stop every timer without telling the platform (see :meth:`unregister`)."""
+        """Stop every timer and stream without telling the platform (see :meth:`unregister`)."""
         self._running = False
         self._cancel_timers()
+        sim_media.stop_all(self)
+
+    async def hang_up(self, channel_id: str | None = None) -> list[int]:
+        """End this device's live streams with a BYE of its own (e.g. a camera reboot)."""
+        return await sim_media.hang_up(self, channel_id)
 
     def _cancel_timers(self) -> None:
         for handle in (self._refresh, self._keepalive):
@@ -602,6 +615,7 @@ class SimDevice:
         method = req.method
         if method == "ACK":
             self._remember(method, "")
+            sim_media.on_ack(self, req)
             return None
         msg: ManscdpMessage | None = None
         if method in ("MESSAGE", "SUBSCRIBE") and req.body:
@@ -621,8 +635,10 @@ class SimDevice:
         if method == "OPTIONS":
             return response_for(req, 200, headers=[("Allow", ALLOW)])
         if method == "INVITE":
-            return response_for(req, 488, to_tag=new_tag())
-        if method in ("BYE", "CANCEL", "INFO"):
+            return await sim_media.on_invite(self, req)
+        if method == "BYE":
+            return sim_media.on_bye(self, req)
+        if method in ("CANCEL", "INFO"):
             return response_for(req, 481)
         if method in _KNOWN_METHODS:
             return response_for(req, 405, headers=[("Allow", ALLOW)])

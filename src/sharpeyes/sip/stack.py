@@ -270,6 +270,18 @@ class SipStack:
         finally:
             self._client_tx.pop(branch, None)
 
+    async def send_stateless(self, req: SipRequest, peer: Peer) -> None:
+        """Send a request outside any client transaction (the ACK for a 2xx, RFC 3261 13.2.2.4).
+
+        It gets a fresh Via branch and is never retransmitted by the stack: the dialog
+        layer re-sends it when the 2xx is retransmitted.
+        """
+        transport = "TCP" if peer.transport == "tcp" else "UDP"
+        req.headers.remove("Via")
+        via = f"SIP/2.0/{transport} {self.advertised_host}:{self.port};rport;branch={new_branch()}"
+        req.headers._items.insert(0, ("Via", via))
+        await self.transport.send(req.to_bytes(), peer)
+
     def _retransmit(self, branch: str) -> None:
         tx = self._client_tx.get(branch)
         if tx is None or tx.future.done():

@@ -14,7 +14,7 @@ export function can(what) {
   if (!role) return false
   if (role === 'admin') return true
   if (role === 'operator') return what !== 'users'
-  return what === 'read'
+  return what === 'read' || what === 'live'
 }
 
 export async function login(username, password) {

@@ -9,6 +9,7 @@ import { onEvent } from '../api/events.js'
 export const liveStatus = reactive({
   devices: {},
   channels: {},
+  byCode: {}, // channel ID alone → online (for ledger records, which know only the code)
   resync: 0,
   lastAlarm: null,
   alarmsSeen: 0,
@@ -21,7 +22,10 @@ export function seedDevices(items) {
 }
 
 export function seedChannels(items) {
-  for (const c of items) liveStatus.channels[channelKey(c.device_id, c.channel_id)] = !!c.online
+  for (const c of items) {
+    liveStatus.channels[channelKey(c.device_id, c.channel_id)] = !!c.online
+    liveStatus.byCode[c.channel_id] = !!c.online
+  }
 }
 
 export function deviceOnline(device) {
@@ -30,7 +34,9 @@ export function deviceOnline(device) {
 }
 
 export function channelOnline(channel) {
-  const v = liveStatus.channels[channelKey(channel.device_id, channel.channel_id)]
+  const v = channel.device_id
+    ? liveStatus.channels[channelKey(channel.device_id, channel.channel_id)]
+    : liveStatus.byCode[channel.channel_id]
   return v === undefined ? !!channel.online : v
 }
 
@@ -44,9 +50,11 @@ export function wireStatusEvents() {
   })
   onEvent('channel.online', (e) => {
     liveStatus.channels[channelKey(e.data.device_id, e.data.channel_id)] = true
+    liveStatus.byCode[e.data.channel_id] = true
   })
   onEvent('channel.offline', (e) => {
     liveStatus.channels[channelKey(e.data.device_id, e.data.channel_id)] = false
+    liveStatus.byCode[e.data.channel_id] = false
   })
   onEvent('alarm', (e) => {
     liveStatus.lastAlarm = e

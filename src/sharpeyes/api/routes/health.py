@@ -35,3 +35,9 @@ async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
         "registrar": node.registrar.stats if node.registrar else {},
         "messaging": node.messaging.stats,
     }
+
+
+@router.get("/api/stats/regions")
+async def stats_by_region(principal: Reader, node: NodeDep) -> dict[str, Any]:
+    """Camera channels online/offline per civil code (``""``: channels without one)."""
+    return {"items": await node.devices.channel_counts_by_civil_code(principal)}
