@@ -239,11 +239,12 @@ async def test_payload_formats_are_detected(
 async def test_stream_tokens_are_checked(make_node: NodeFactory) -> None:
     import websockets
 
-    node, api = await live_node(make_node, token_ttl_s=2)
+    node, api = await live_node(make_node, token_ttl_s=4)
     cams = await add_cameras(node, api, [1, 2])
     try:
         a = await play(api, cams[0].pk)
         b = await play(api, cams[1].pk)
+        reader = await WsReader(a["ws_url"]).start()  # opened while the token is valid
         base_a = a["ws_url"].split("?", 1)[0]
         hls_a = a["hls_url"].split("?", 1)[0]
         for url in (base_a, f"{base_a}?token=garbage", f"{base_a}?token={b['token']}"):
@@ -259,9 +260,8 @@ async def test_stream_tokens_are_checked(make_node: NodeFactory) -> None:
         access = api.headers["Authorization"].split()[1]
         assert (await api.get(hls_a, params={"token": access})).status_code == 401
         # an open WebSocket outlives its token; a new one with the expired token is refused
-        reader = await WsReader(a["ws_url"]).start()
         await reader.wait_frames(10)
-        await asyncio.sleep(2.2)
+        await asyncio.sleep(4.2)
         n = reader.frames()
         await reader.wait_frames(n + 10)
         with pytest.raises(websockets.InvalidStatus):
