@@ -24,69 +24,33 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import socket
 import statistics
 import struct
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-SERVER_ID = "34020000002000000001"
-DOMAIN = "3402000000"
-PASSWORD = "12345678"
-ADMIN = "bench-admin-pass"
+import nodeproc
+from nodeproc import ADMIN, DOMAIN, PASSWORD, SERVER_ID, free_port, http
+
 FPS = 25
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url: str, token: str | None = None, body: dict | None = None) -> Any:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read())
+MEDIA_ENV = {
+    "SHARPEYES_MEDIA__PORT_RANGE": "[20000, 22999]",
+    "SHARPEYES_MEDIA__MAX_SESSIONS": "3000",
+    "SHARPEYES_MEDIA__MAX_LOOP_LAG_MS": "5000",
+    "SHARPEYES_MEDIA__IDLE_GRACE_S": "120",
+    "SHARPEYES_MEDIA__NO_RTP_TIMEOUT_S": "20",
+    "SHARPEYES_MEDIA__INVITE_TIMEOUT_S": "20",
+}
 
 
 def start_node(tmp: Path, sip_port: int, http_port: int) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        SHARPEYES_SIP__HOST="127.0.0.1",
-        SHARPEYES_SIP__PORT=str(sip_port),
-        SHARPEYES_HTTP__PORT=str(http_port),
-        SHARPEYES_DB__URL=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
-        SHARPEYES_AUTH__ADMIN_PASSWORD=ADMIN,
-        SHARPEYES_SIP__KEEPALIVE_INTERVAL="600",
-        SHARPEYES_MEDIA__PORT_RANGE="[20000, 22999]",
-        SHARPEYES_MEDIA__MAX_SESSIONS="3000",
-        SHARPEYES_MEDIA__MAX_LOOP_LAG_MS="5000",  # measure degradation instead of shedding
-        SHARPEYES_MEDIA__IDLE_GRACE_S="120",
-        SHARPEYES_MEDIA__NO_RTP_TIMEOUT_S="20",
-        SHARPEYES_MEDIA__INVITE_TIMEOUT_S="20",
-        SHARPEYES_LOG_LEVEL="warning",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sharpeyes.cli", "serve"], env=env, stdout=subprocess.DEVNULL
-    )
-    for _ in range(300):
-        try:
-            http(f"http://127.0.0.1:{http_port}/api/health")
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("node did not start")
+    return nodeproc.start_node(tmp, sip_port, http_port, MEDIA_ENV)
 
 
 def ids(n: int) -> tuple[str, str]:

@@ -18,59 +18,13 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
-SERVER_ID = "34020000002000000001"
-DOMAIN = "3402000000"
-PASSWORD = "12345678"
-ADMIN = "bench-admin-pass"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url: str, token: str | None = None, body: dict | None = None) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
-
-
-def start_node(tmp: Path, sip_port: int, http_port: int) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        SHARPEYES_SIP__HOST="127.0.0.1",
-        SHARPEYES_SIP__PORT=str(sip_port),
-        SHARPEYES_HTTP__PORT=str(http_port),
-        SHARPEYES_DB__URL=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
-        SHARPEYES_AUTH__ADMIN_PASSWORD=ADMIN,
-        SHARPEYES_SIP__KEEPALIVE_INTERVAL="600",
-        SHARPEYES_LOG_LEVEL="warning",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sharpeyes.cli", "serve"], env=env, stdout=subprocess.DEVNULL
-    )
-    for _ in range(300):
-        try:
-            http(f"http://127.0.0.1:{http_port}/api/health")
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("node did not start")
+from nodeproc import ADMIN, DOMAIN, PASSWORD, SERVER_ID, free_port, http, start_node
 
 
 def device_ids(start: int, count: int) -> list[str]:
