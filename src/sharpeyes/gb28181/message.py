@@ -154,6 +154,9 @@ class Headers:
             kept.append((name, value))
         self._items = kept
 
+    def insert_first(self, name: str, value: str) -> None:
+        self._items.insert(0, (canonical_name(name), value))
+
     def remove(self, name: str) -> None:
         name = canonical_name(name)
         self._items = [(k, v) for k, v in self._items if k != name]

@@ -248,11 +248,7 @@ class SipStack:
         self, req: SipRequest, peer: Peer, *, timeout: float | None = None
     ) -> SipResponse:
         """Send a request in a new client transaction; return its final response."""
-        branch = new_branch()
-        transport = "TCP" if peer.transport == "tcp" else "UDP"
-        req.headers.remove("Via")
-        via = f"SIP/2.0/{transport} {self.advertised_host}:{self.port};rport;branch={branch}"
-        req.headers._items.insert(0, ("Via", via))
+        branch = self._stamp_via(req, peer)
         data = req.to_bytes()
         loop = asyncio.get_running_loop()
         tx = _ClientTx(req, data, peer, loop.create_future(), self.t1)
@@ -276,11 +272,18 @@ class SipStack:
         It gets a fresh Via branch and is never retransmitted by the stack: the dialog
         layer re-sends it when the 2xx is retransmitted.
         """
+        self._stamp_via(req, peer)
+        await self.transport.send(req.to_bytes(), peer)
+
+    def _stamp_via(self, req: SipRequest, peer: Peer) -> str:
+        """Our Via, first, with a fresh branch (returned): one per client transaction."""
+        branch = new_branch()
         transport = "TCP" if peer.transport == "tcp" else "UDP"
         req.headers.remove("Via")
-        via = f"SIP/2.0/{transport} {self.advertised_host}:{self.port};rport;branch={new_branch()}"
-        req.headers._items.insert(0, ("Via", via))
-        await self.transport.send(req.to_bytes(), peer)
+        req.headers.insert_first(
+            "Via", f"SIP/2.0/{transport} {self.advertised_host}:{self.port};rport;branch={branch}"
+        )
+        return branch
 
     def _retransmit(self, branch: str) -> None:
         tx = self._client_tx.get(branch)
