@@ -7,7 +7,6 @@ stays thin and cannot forget the principal's region/organisation scope.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -21,18 +20,11 @@ from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import scope_channels, scope_devices
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Alarm, Channel, Device, StatusEvent
+from sharpeyes.store.paging import Page, fetch_page
 
 
 class NotFound(LookupError):
     """Unknown, or outside the principal's scope (indistinguishable on purpose)."""
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    total: int
-    offset: int
-    limit: int
 
 
 class DeviceService:
@@ -202,12 +194,7 @@ class DeviceService:
         return [groups[k] for k in sorted(groups)]
 
     async def _page(self, stmt: Any, offset: int, limit: int) -> Page:
-        async with self.db.session() as s:
-            total = (
-                await s.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
-            ).scalar_one()
-            items = list((await s.execute(stmt.offset(offset).limit(limit))).scalars())
-        return Page(items, total, offset, limit)
+        return await fetch_page(self.db, stmt, offset, limit)
 
     # ----------------------------------------------------------- actions
     async def delete_device(self, principal: Principal, device_id: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import delete, exists, func, select
@@ -81,6 +80,7 @@ from sharpeyes.sharing.scope import (
 )
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Channel
+from sharpeyes.store.paging import Page, fetch_page
 
 
 class LedgerNotFound(LookupError):
@@ -97,14 +97,6 @@ class InvalidRecord(ValueError):
     def __init__(self, issues: list[dict[str, Any]]) -> None:
         self.issues = issues
         super().__init__("; ".join(f"{i['field']}: {i['reason']}" for i in issues))
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    total: int
-    offset: int
-    limit: int
 
 
 # Fields shown side by side when a record has a channel: ledger vs device.
@@ -1236,12 +1228,7 @@ class LedgerService:
 
     # ================================================================ helpers
     async def _page(self, stmt: Any, offset: int, limit: int) -> Page:
-        async with self.db.session() as s:
-            total = (
-                await s.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
-            ).scalar_one()
-            items = list((await s.execute(stmt.offset(offset).limit(limit))).scalars())
-        return Page(items, total, offset, limit)
+        return await fetch_page(self.db, stmt, offset, limit)
 
     async def _get_scoped(self, model: Any, pk: int, principal: Principal) -> Any:
         async with self.db.session() as s:
