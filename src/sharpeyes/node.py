@@ -13,6 +13,7 @@ from collections import deque
 
 from sharpeyes.config import Settings
 from sharpeyes.devices.alarms import AlarmService
+from sharpeyes.devices.interop import InteropCounters
 from sharpeyes.devices.invite import MediaInviter
 from sharpeyes.devices.messaging import DeviceMessaging
 from sharpeyes.devices.registrar import Registrar, RegistrarPolicy
@@ -58,6 +59,7 @@ class Node:
             t1=sip.t1,
         )
         self.alarms = AlarmService(self.db, self.bus, sip.timezone)
+        self.interop = InteropCounters()  # third-party device habits tolerated, per device
         self.messaging = DeviceMessaging(
             self.stack,
             self.registry,
@@ -66,6 +68,7 @@ class Node:
             domain=sip.domain,
             catalog_timeout=sip.catalog_timeout_s,
             query_timeout=sip.query_timeout_s,
+            interop=self.interop,
         )
         self.devices = DeviceService(self.db, self.registry, self.messaging, self.bus)
         self.dialogs = DialogLayer(self.stack)
@@ -86,6 +89,7 @@ class Node:
             devices=self.devices,
             bus=self.bus,
             loop_lag_ms=self.recent_loop_lag_ms,
+            interop=self.interop,
         )
         self.users = UserService(
             self.db,

@@ -273,6 +273,15 @@ def test_explicit_ssrc_never_relatches() -> None:
     assert not out and rx.stats["wrong_ssrc"] == 20
 
 
+def test_learn_ssrc_latches_the_real_sender_and_keeps_it() -> None:
+    """A device that announced no usable y=: the first packet's SSRC counts from then on."""
+    rx = RtpReceiver(SSRC, relatch_after=0)
+    rx.learn_ssrc()
+    out = run(rx, [pkt(i, ssrc=0xCAFE) for i in range(5)] + [pkt(5, ssrc=SSRC)])
+    assert seqs_of(out) == [0, 1, 2, 3, 4]
+    assert rx.expected_ssrc == 0xCAFE and rx.stats["wrong_ssrc"] == 1
+
+
 def test_duplicates_dropped() -> None:
     rx = RtpReceiver(SSRC)
     out = run(rx, [pkt(0), pkt(1), pkt(1), pkt(3), pkt(3), pkt(2), pkt(0), pkt(4)])

@@ -184,7 +184,6 @@ def test_lenient_parsing_of_device_quirks() -> None:
         b"v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\nm=video 99999 RTP/AVP 96\r\n",
         b"v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\nc=IN\r\n",
         b"v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\nt=now later\r\n",
-        b"v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\nm=video 1 RTP/AVP 96\r\ny=02000x0001\r\n",
         b"v=0\r\n" + b"a=x\r\n" * 300,
         b"v=0\r\n" + b"x" * 20000,
     ],
@@ -201,3 +200,19 @@ def test_missing_pieces_are_reported() -> None:
     with pytest.raises(SdpError):
         sd.address_of(sd.first("audio"))
     assert sd.ssrc_of(sd.first("audio")) is None
+
+
+@pytest.mark.parametrize("bad", ["34020000001320000001", "02000x0001", "4294967296", "-1"])
+def test_malformed_ssrc_is_kept_aside_not_fatal(bad: str) -> None:
+    """Some devices answer y=<their 20-digit ID>: the SDP stays usable, the SSRC unknown."""
+    sd = parse_sdp(
+        "v=0\r\no=34020000001320000001 0 0 IN IP4 10.0.0.7\r\ns=Play\r\nc=IN IP4 10.0.0.7\r\n"
+        f"t=0 0\r\nm=video 6000 RTP/AVP 96\r\na=rtpmap:96 PS/90000\r\ny={bad}\r\n"
+    )
+    m = sd.first("video")
+    assert sd.ssrc_of(m) is None
+    assert sd.bad_ssrc_of(m) == bad
+    good = parse_sdp(
+        "v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\ny=0200000001\r\nm=video 1 RTP/AVP 96\r\ny=" + bad
+    )
+    assert good.ssrc_of(good.first()) == 200000001 and good.bad_ssrc_of(good.first()) is None

@@ -582,7 +582,7 @@ async def test_cli_runs_a_fleet(setup: Setup, transport: str) -> None:
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     text = out.decode()
     assert proc.returncode == 0, err.decode()
-    assert "registered 5/5" in text and f"5 devices, 8 channels, {transport}" in text
+    assert "registered 5/5" in text and f"5 devices, 20 channels, {transport}" in text
     ok = {uid for uid, exp, status, _ in platform.registers if status == 200 and exp}
     assert len(ok) == 5 and any(uid[10:13] == "118" for uid in ok)
     assert platform.keepalives

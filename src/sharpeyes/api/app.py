@@ -24,7 +24,7 @@ from sharpeyes.api.routes import (
 from sharpeyes.api.routes import map as map_routes
 from sharpeyes.api.static import dist_dir, mount_console
 from sharpeyes.devices.messaging import DeviceUnavailable
-from sharpeyes.devices.service import NotFound
+from sharpeyes.devices.service import AmbiguousChannel, NotFound
 from sharpeyes.jobs import JobNotFound
 from sharpeyes.ledger.service import InvalidRecord, LedgerConflict, LedgerNotFound
 from sharpeyes.live.session import StreamEnded
@@ -61,6 +61,10 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
+
+    @app.exception_handler(AmbiguousChannel)
+    async def ambiguous(_: Request, exc: AmbiguousChannel) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "candidates": exc.candidates}, status_code=409)
 
     @app.exception_handler(DeviceUnavailable)
     async def unavailable(_: Request, exc: DeviceUnavailable) -> JSONResponse:

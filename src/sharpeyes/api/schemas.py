@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -68,6 +68,9 @@ class DeviceOut(BaseModel):
 class DeviceDetailOut(DeviceOut):
     id_info: dict[str, Any] | None = None
     has_password_override: bool = False
+    interop: dict[str, int] = Field(
+        default_factory=dict, description="third-party habits tolerated from this device, counted"
+    )
 
 
 class DeviceUpdateIn(BaseModel):
@@ -77,6 +80,14 @@ class DeviceUpdateIn(BaseModel):
     )
     charset: Literal["GB2312", "UTF-8"] | None = None
     media_transport: Literal["udp", "tcp-passive", "tcp-active"] | None = None
+
+    @field_validator("charset", "media_transport", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # These columns always have a value: null is refused, omitting keeps it.
+        if value is None:
+            raise ValueError("must not be null; omit the field to keep the current value")
+        return value
 
 
 class AdmissionIn(BaseModel):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sharpeyes.devices.alarms import AlarmService
+from sharpeyes.devices.interop import InteropCounters, Quirk
 from sharpeyes.devices.registry import DeviceRegistry, LiveDevice
 from sharpeyes.gb28181 import manscdp
 from sharpeyes.gb28181.manscdp import ManscdpError, ManscdpMessage, MultipartCollector
@@ -67,8 +68,10 @@ class DeviceMessaging:
         domain: str,
         catalog_timeout: float = 30.0,
         query_timeout: float = 10.0,
+        interop: InteropCounters | None = None,
     ) -> None:
         self.stack = stack
+        self.interop = interop if interop is not None else InteropCounters()
         self.registry = registry
         self.alarms = alarms
         self.server_id = server_id
@@ -107,7 +110,7 @@ class DeviceMessaging:
         except SipParseError:
             return response_for(req, 400, "Malformed From")
         try:
-            msg = manscdp.parse_manscdp(req.body)
+            msg = self._parse_body(req, sender)
         except ManscdpError as exc:
             self.stats["bad_bodies"] += 1
             return response_for(req, 400, f"Bad MANSCDP: {exc}"[:100])
@@ -146,7 +149,7 @@ class DeviceMessaging:
         """Subscription NOTIFY (Event: Catalog): same body as a Catalog Notify."""
         try:
             sender = parse_name_addr(req.headers["From"]).uri.user
-            msg = manscdp.parse_manscdp(req.body) if req.body else None
+            msg = self._parse_body(req, sender) if req.body else None
         except (SipParseError, ManscdpError) as exc:
             return response_for(req, 400, str(exc)[:100])
         live = self.registry.get(sender)
@@ -158,6 +161,26 @@ class DeviceMessaging:
             else:
                 await self.registry.apply_catalog_events(sender, msg.items, time.time())
         return response_for(req, 200)
+
+    def _parse_body(self, req: SipRequest, sender: str) -> ManscdpMessage:
+        """The MANSCDP body; over UDP, the whole rest of the datagram when Content-Length
+        (counted in characters by some devices) cut a well-formed body short."""
+        try:
+            return manscdp.parse_manscdp(req.body)
+        except ManscdpError as exc:
+            rest = req.datagram_rest
+            if rest is None:
+                raise
+            try:
+                msg = manscdp.parse_manscdp(rest)
+            except ManscdpError:
+                raise exc from None
+        self.interop.count(
+            sender,
+            Quirk.CONTENT_LENGTH_CHARS,
+            f"(Content-Length {len(req.body)}, body {len(rest)} bytes)",
+        )
+        return msg
 
     def _on_response(self, sender: str, msg: ManscdpMessage, now: float) -> None:
         if msg.cmd_type == "Catalog":

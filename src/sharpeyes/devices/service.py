@@ -27,6 +27,17 @@ class NotFound(LookupError):
     """Unknown, or outside the principal's scope (indistinguishable on purpose)."""
 
 
+class AmbiguousChannel(LookupError):
+    """A channel code that several devices report (GB codes are unique only by design)."""
+
+    def __init__(self, channel_id: str, candidates: list[dict[str, object]]) -> None:
+        super().__init__(
+            f"channel code {channel_id} is reported by {len(candidates)} devices; "
+            "add ?device_id= to choose one"
+        )
+        self.candidates = candidates
+
+
 class DeviceService:
     def __init__(
         self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus
@@ -111,6 +122,27 @@ class DeviceService:
         if ch is None:
             raise NotFound(str(channel_pk))
         return ch
+
+    async def get_channel_by_code(
+        self, principal: Principal, channel_id: str, device_id: str | None = None
+    ) -> Channel:
+        """A channel by its GB code (what integrators know), optionally of one device."""
+        stmt = select(Channel).where(Channel.channel_id == channel_id)
+        if device_id is not None:
+            stmt = stmt.where(Channel.device_id == device_id)
+        async with self.db.session() as s:
+            rows = list(
+                (await s.execute(scope_channels(stmt.order_by(Channel.id).limit(50), principal)))
+                .scalars()
+                .all()
+            )
+        if not rows:
+            raise NotFound(channel_id if device_id is None else f"{device_id}/{channel_id}")
+        if len(rows) > 1:
+            raise AmbiguousChannel(
+                channel_id, [{"id": c.id, "device_id": c.device_id} for c in rows]
+            )
+        return rows[0]
 
     async def status_history(
         self, principal: Principal, device_id: str, limit: int = 200

@@ -177,6 +177,9 @@ class Headers:
 class SipMessage:
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    # Over a datagram, the bytes after the headers when Content-Length cut them short:
+    # some devices count characters, not bytes; a body handler may fall back to them.
+    datagram_rest: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def call_id(self) -> str:
@@ -265,6 +268,7 @@ def parse_message(
     headers = _parse_header_lines(lines[1:])
 
     length_text = headers.get("Content-Length")
+    rest: bytes | None = None
     if length_text is not None:
         length_text = length_text.strip()
         if not length_text.isdigit() or len(length_text) > 9:
@@ -272,6 +276,7 @@ def parse_message(
         length = int(length_text)
         if length > len(body):
             raise SipParseError(f"Content-Length {length} larger than the {len(body)}-byte body")
+        rest = bytes(body) if not stream and length < len(body.rstrip(b"\r\n\0 ")) else None
         body = body[:length]
     elif stream:
         body = b""
@@ -279,6 +284,7 @@ def parse_message(
     msg = _start_line(start)
     msg.headers = headers
     msg.body = bytes(body)
+    msg.datagram_rest = rest
     _check_mandatory(msg)
     return msg
 

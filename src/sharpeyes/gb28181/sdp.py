@@ -50,6 +50,7 @@ class MediaDescription:
     connection: str | None = None  # RFC 4145: new | existing
     connection_address: str | None = None  # media-level c=
     ssrc: str | None = None  # y=
+    bad_ssrc: str | None = None  # a y= that is not an SSRC (some devices send their ID)
     media_format: str | None = None  # f=
     attributes: list[tuple[str, str | None]] = field(default_factory=list)  # other a= lines
 
@@ -78,6 +79,7 @@ class SessionDescription:
     stop: int = 0
     media: list[MediaDescription] = field(default_factory=list)
     ssrc: str | None = None  # y= given before any m= line (seen from some devices)
+    bad_ssrc: str | None = None  # a session-level y= that is not an SSRC
     media_format: str | None = None
 
     # -- reading ---------------------------------------------------------------
@@ -102,9 +104,15 @@ class SessionDescription:
         return addr
 
     def ssrc_of(self, m: MediaDescription) -> int | None:
-        """The SSRC announced for this media (``y=``), as an integer."""
+        """The SSRC announced for this media (``y=``), as an integer; None if none/unusable."""
         text = m.ssrc or self.ssrc
         return parse_ssrc(text) if text else None
+
+    def bad_ssrc_of(self, m: MediaDescription) -> str | None:
+        """The malformed ``y=`` value given for this media, if that is all it has."""
+        if m.ssrc or self.ssrc:
+            return None
+        return m.bad_ssrc or self.bad_ssrc
 
     # -- writing ---------------------------------------------------------------
 
@@ -242,12 +250,14 @@ def parse_sdp(data: bytes | str) -> SessionDescription:
             else:
                 cur.attributes.append((name, attr_value))
         elif kind == "y":
-            if not _SSRC_RE.fullmatch(value):
-                raise SdpError(f"bad SSRC (y=) {value!r}")
-            if cur is None:
-                sd.ssrc = value
+            # A y= that is no 32-bit SSRC (e.g. a device's 20-digit ID) is kept aside,
+            # not fatal: the receiver learns the real SSRC from the packets.
+            good = bool(_SSRC_RE.fullmatch(value)) and int(value) <= 0xFFFFFFFF
+            target: SessionDescription | MediaDescription = sd if cur is None else cur
+            if good:
+                target.ssrc = value
             else:
-                cur.ssrc = value
+                target.bad_ssrc = value[:64]
         elif kind == "f":
             if cur is None:
                 sd.media_format = value

@@ -108,8 +108,8 @@ async def duplicates(
     filters: CameraFilters | None = None,
 ) -> dict[str, Any]:
     """Pairs of on-map cameras within ``distance_m`` (and facing the same way)."""
-    if not 0 < distance_m <= 1000:
-        raise ValueError("distance_m must be in (0, 1000]")
+    if not 0.1 <= distance_m <= 1000:  # below 0.1 m the grid cells underflow to zero
+        raise ValueError("distance_m must be within 0.1..1000 metres")
     c = CameraRecord
     device_dir = (
         select(Channel.direction_type)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sharpeyes.config import MediaSettings
+from sharpeyes.devices.interop import InteropCounters, Quirk
 from sharpeyes.devices.invite import InviteRefused, MediaInviter
 from sharpeyes.devices.messaging import DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
@@ -77,8 +78,10 @@ class LiveService:
         devices: DeviceService,
         bus: EventBus,
         loop_lag_ms: Callable[[], float] = lambda: 0.0,
+        interop: InteropCounters | None = None,
     ) -> None:
         self.media = media
+        self.interop = interop if interop is not None else InteropCounters()
         self.server_id = server_id
         self.domain = domain
         self.inviter = inviter
@@ -316,7 +319,13 @@ class LiveService:
             self._end(s, EndReason.ERROR, f"device SDP answer unusable: {exc}")
             return
         s.remote = (addr, m.port)
-        if answered is not None and answered != s.ssrc:
+        bad_ssrc = call.answer.bad_ssrc_of(m)
+        if bad_ssrc is not None:
+            # A y= that is no SSRC (often the device ID): keep our offered one and learn
+            # the real SSRC from the first packets that pass the source check.
+            self.interop.count(key.device_id, Quirk.SDP_BAD_SSRC, f"(y={bad_ssrc!r})")
+            s.rx.learn_ssrc()
+        elif answered is not None and answered != s.ssrc:
             # Appendix F note 4: the sender's domain may choose the SSRC; its 200 says which.
             s.ssrc = answered
             s.ssrc_text = f"{answered:010d}"

@@ -379,6 +379,12 @@ class RtpReceiver:
             self._advance_to(max(self._held) + 1, out)
         return out if out is not None else _NO_DELIVERY
 
+    def learn_ssrc(self) -> None:
+        """Latch the SSRC of the next packet (kept for good if the SSRC was fixed): the
+        sender announced no usable SSRC. Packets already refused stay counted.
+        """
+        self._latched = False
+
     # -- internals -----------------------------------------------------------------
 
     def _check_ssrc(self, ssrc: int) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from sharpeyes.gb28181.deviceid import make_device_id
 from sharpeyes.sim.county import build_county
-from sharpeyes.sim.device import SimChannel, SimDeviceConfig
+from sharpeyes.sim.device import QUIRKS, SimChannel, SimDeviceConfig
 from sharpeyes.sim.fleet import SimFleet
 
 SEAT = (116.278, 32.353)
@@ -50,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server-id", required=True, help="platform SIP server ID (20 digits)")
     p.add_argument("--domain", help="SIP domain / realm (default: first 10 digits of the ID)")
     p.add_argument("--password", default="12345678", help="device password (default 12345678)")
-    p.add_argument("--devices", type=int, default=10, help="number of devices (default 10)")
-    p.add_argument("--channels", type=int, default=8, help="channels per NVR (default 8)")
+    p.add_argument("--devices", type=int, default=None, help="number of devices (default 10)")
+    p.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        help="channels of every device, IPCs included (default: IPC 1, NVR 8)",
+    )
     p.add_argument("--nvr-ratio", type=_ratio, default=0.0, help="share of NVRs, 0..1")
     p.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     p.add_argument("--keepalive-interval", type=float, default=60.0, metavar="S")
@@ -65,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=200, help="registrations in flight")
     p.add_argument("--status-interval", type=float, default=5.0, metavar="S")
     p.add_argument("--log-level", default="warning")
+    p.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        choices=sorted(QUIRKS),
+        help="a third-party device habit every device shows (repeatable)",
+    )
     return p
 
 
@@ -77,8 +89,10 @@ def generated_configs(
     nvr_ratio: float,
     keepalive_interval: float,
     expires: int,
+    ipc_channels: int = 1,
+    quirks: frozenset[str] = frozenset(),
 ) -> list[SimDeviceConfig]:
-    """Plain numbered devices: IPCs (132) with one channel, NVRs (118) with ``channels``.
+    """Plain numbered devices: IPCs (132) with ``ipc_channels``, NVRs (118) with ``channels``.
 
     NVRs are spread evenly through the list; channel IDs (131) count up, moving to
     the next network digit every million so very large fleets stay unique.
@@ -94,7 +108,7 @@ def generated_configs(
         type_code = 118 if is_nvr else 132
         device_id = make_device_id(center, 0, type_code, i // 1_000_000, i % 1_000_000 + 1)
         chans = []
-        for k in range(channels if is_nvr else 1):
+        for k in range(channels if is_nvr else ipc_channels):
             channel_no += 1
             net, serial = divmod(channel_no, 1_000_000)
             chans.append(
@@ -117,6 +131,7 @@ def generated_configs(
                 name=f"模拟{'NVR' if is_nvr else 'IPC'}{i + 1}",
                 keepalive_interval=keepalive_interval,
                 register_expires=expires,
+                faults=set(quirks),
             )
         )
     return configs
@@ -169,6 +184,13 @@ async def _main(args: argparse.Namespace) -> int:
     host, port = args.server
     domain = args.domain or args.server_id[:10]
     if args.county:
+        if args.channels is not None or args.devices is not None or args.nvr_ratio:
+            print(
+                "--county defines its own devices and channels: "
+                "drop --devices/--channels/--nvr-ratio",
+                file=sys.stderr,
+            )
+            return 2
         configs = build_county(
             args.seed,
             platform_domain=domain,
@@ -182,14 +204,19 @@ async def _main(args: argparse.Namespace) -> int:
             print("need --center: the domain does not start with an 8-digit code", file=sys.stderr)
             return 2
         configs = generated_configs(
-            count=args.devices,
+            count=args.devices if args.devices is not None else 10,
             center=center,
             password=args.password,
-            channels=max(1, args.channels),
+            channels=args.channels if args.channels is not None else 8,
+            ipc_channels=args.channels if args.channels is not None else 1,
             nvr_ratio=args.nvr_ratio,
             keepalive_interval=args.keepalive_interval,
             expires=args.expires,
+            quirks=frozenset(args.quirk),
         )
+    if args.county and args.quirk:
+        for cfg in configs:
+            cfg.faults |= set(args.quirk)
     local = args.local_host or _local_address(host)
     fleet = SimFleet(
         server=(host, port),
@@ -240,8 +267,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.devices < 0 or args.channels < 1:
-        print("--devices must be >= 0 and --channels >= 1", file=sys.stderr)
+    if (args.devices or 0) < 0 or (args.channels is not None and not 1 <= args.channels <= 10_000):
+        print("--devices must be >= 0 and --channels within 1..10000", file=sys.stderr)
         return 2
     runner = asyncio.Runner()
     # uvloop for UDP only: sip/transport.py's _TcpConn asserts an asyncio.Transport,

@@ -16,6 +16,15 @@ reproduce what breaks real deployments:
   (a common firmware bug: the platform must decide by the bytes);
 - media: ``invite_reject``, ``invite_silent``, ``no_media``, ``wrong_ssrc``
   (see ``sim.media``, which answers INVITE/ACK/BYE with real video over RTP).
+
+Quirks (:data:`QUIRKS`, switched like faults, ``sharpeyes sim --quirk NAME``) are
+habits of third-party devices that a platform must tolerate, kept here so the
+suite keeps the node coping with them:
+
+- ``sdp_bad_ssrc``: the INVITE's 200 OK says ``y=<device ID>``, RTP uses another SSRC;
+- ``content_length_chars``: MESSAGE Content-Length counts characters, not bytes
+  (wrong whenever a body holds non-ASCII names);
+- ``gbk_names`` (above) is one too.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,9 +61,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sharpeyes.sim")
 
+QUIRKS = frozenset({"content_length_chars", "gbk_names"}) | sim_media.MEDIA_QUIRKS
 FAULTS = (
-    frozenset({"no_keepalive", "wrong_password", "offline", "no_catalog", "gbk_names"})
+    frozenset({"no_keepalive", "wrong_password", "offline", "no_catalog"})
     | sim_media.MEDIA_FAULTS
+    | QUIRKS
 )
 MANSCDP_TYPE = "Application/MANSCDP+xml"
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, INFO"
@@ -144,6 +156,20 @@ class SimChannel:
             "Latitude": _coord(self.latitude),
             "Info": {"PTZType": self.ptz_type},
         }
+
+
+class CharCountedRequest(SipRequest):
+    """A request whose Content-Length counts the body's characters (a firmware bug)."""
+
+    def to_bytes(self) -> bytes:
+        data = super().to_bytes()
+        head, sep, body = data.partition(b"\r\n\r\n")
+        try:
+            chars = len(self.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            chars = len(self.body.decode("gb18030", errors="replace"))
+        head = re.sub(rb"(?im)^Content-Length:[^\r\n]*", b"Content-Length: %d" % chars, head)
+        return head + sep + body
 
 
 @dataclass
@@ -259,6 +285,12 @@ class SimDevice:
             if ch.channel_id == channel_id:
                 return ch
         raise KeyError(channel_id)
+
+    def set_quirk(self, quirk: str, on: bool = True) -> None:
+        """Switch a third-party habit (:data:`QUIRKS`) at run time."""
+        if quirk not in QUIRKS:
+            raise ValueError(f"unknown quirk {quirk!r}; known: {sorted(QUIRKS)}")
+        self.set_fault(quirk, on)
 
     def set_fault(self, fault: str, on: bool = True) -> None:
         """Switch a fault at run time; going offline silences the device at once."""
@@ -485,7 +517,7 @@ class SimDevice:
 
     # ------------------------------------------------------------ outbound
     def _message(self, body: bytes) -> SipRequest:
-        return self.fleet.stack.build_request(
+        req = self.fleet.stack.build_request(
             "MESSAGE",
             self.fleet.server_uri,
             from_uri=self.uri,
@@ -493,6 +525,11 @@ class SimDevice:
             body=self._label(body),
             content_type=MANSCDP_TYPE,
         )
+        if "content_length_chars" in self.faults:
+            return CharCountedRequest(
+                headers=req.headers, body=req.body, method=req.method, uri=req.uri
+            )
+        return req
 
     def _label(self, body: bytes) -> bytes:
         if "gbk_names" in self.faults and self.config.charset == "GB2312":

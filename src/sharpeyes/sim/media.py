@@ -14,7 +14,9 @@ either way). Sending starts at the ACK and stops at a BYE (either side's).
 
 Media faults (``SimDeviceConfig.faults``): ``invite_reject`` (486), ``invite_silent``
 (no answer at all), ``no_media`` (200 but nothing sent), ``wrong_ssrc`` (sends with
-another SSRC than y=).
+another SSRC than y=). Quirk ``sdp_bad_ssrc`` (a third-party habit the platform must
+tolerate): the 200 OK carries ``y=<device ID>`` (20 digits, no SSRC) and the camera
+sends with an SSRC of its own.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sharpeyes.sim")
 
 MEDIA_FAULTS = frozenset({"invite_reject", "invite_silent", "no_media", "wrong_ssrc"})
+MEDIA_QUIRKS = frozenset({"sdp_bad_ssrc"})
 TCP_WRITE_LIMIT = 4 * 1024 * 1024  # beyond this the platform is not reading: drop frames
 _PAYLOADS = {
     "ps": (96, "PS/90000"),
@@ -428,6 +431,10 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
     if not 0 < dest[1] < 65536 and mode != "tcp-passive":
         return _response_for(req, 488, "Offer has no usable port", to_tag=to_tag)
     sent_ssrc = ssrc + 1 if "wrong_ssrc" in faults else ssrc
+    answered_ssrc = f"{ssrc:010d}"
+    if "sdp_bad_ssrc" in faults:
+        answered_ssrc = device.device_id
+        sent_ssrc = zlib.crc32(device.device_id.encode()) & 0xFFFFFFFF
     seed = cfg.seed_for(channel_id)
     # The first INVITE for a picture encodes the clip: off the loop (the demo runs the
     # simulator inside the node's process). Later calls hit generate_video's cache.
@@ -468,7 +475,7 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
         local_id=channel_id,
         address=fleet.advertised_host,
         port=port,
-        ssrc=f"{ssrc:010d}",
+        ssrc=answered_ssrc,
         payload=cfg.payload,
     )
     return _response_for(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sharpeyes.api.deps import AlarmHandler, NodeDep, Reader
+from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import AlarmOut, PageOut
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
@@ -17,8 +18,8 @@ async def list_alarms(
     principal: Reader,
     node: NodeDep,
     device_id: Annotated[str | None, Query(max_length=20)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
+    limit: Annotated[Int64, Query(ge=1, le=1000)] = 100,
 ) -> PageOut[AlarmOut]:
     page = await node.devices.list_alarms(
         principal, device_id=device_id, offset=offset, limit=limit
@@ -32,14 +33,14 @@ async def list_alarms(
 
 
 @router.post("/{alarm_id}/ack", response_model=AlarmOut)
-async def acknowledge(alarm_id: int, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
+async def acknowledge(alarm_id: Int64, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
     return AlarmOut.model_validate(
         await node.devices.acknowledge_alarm(principal, alarm_id, principal.username)
     )
 
 
 @router.post("/{alarm_id}/reset", response_model=AlarmOut)
-async def reset(alarm_id: int, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
+async def reset(alarm_id: Int64, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
     return AlarmOut.model_validate(
         await node.devices.reset_alarm(principal, alarm_id, principal.username)
     )

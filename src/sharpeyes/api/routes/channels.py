@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from sharpeyes.api.deps import NodeDep, PtzUser, Reader
+from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import ChannelOut, PageOut, PtzIn, PtzOut
 
 router = APIRouter(prefix="/api/channels", tags=["channels"])
@@ -23,8 +24,8 @@ async def list_channels(
     kind: Annotated[
         str | None, Query(pattern="^(channel|region|business_group|virtual_org|device|other|all)$")
     ] = "channel",
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
+    limit: Annotated[Int64, Query(ge=1, le=1000)] = 100,
 ) -> PageOut[ChannelOut]:
     page = await node.devices.list_channels(
         principal,
@@ -44,13 +45,32 @@ async def list_channels(
     )
 
 
+@router.get(
+    "/by-code/{channel_id}",
+    response_model=ChannelOut,
+    responses={409: {"description": "the code is reported by several devices: add device_id"}},
+)
+async def get_channel_by_code(
+    channel_id: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: Reader,
+    node: NodeDep,
+    device_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> ChannelOut:
+    """A channel by its GB code. Codes are meant to be unique; when several devices
+    report the same one the answer is 409 listing them (``candidates``), and
+    ``?device_id=`` picks one."""
+    return ChannelOut.model_validate(
+        await node.devices.get_channel_by_code(principal, channel_id, device_id)
+    )
+
+
 @router.get("/{channel_pk}", response_model=ChannelOut)
-async def get_channel(channel_pk: int, principal: Reader, node: NodeDep) -> ChannelOut:
+async def get_channel(channel_pk: Int64, principal: Reader, node: NodeDep) -> ChannelOut:
     return ChannelOut.model_validate(await node.devices.get_channel(principal, channel_pk))
 
 
 @router.post("/{channel_pk}/ptz", response_model=PtzOut)
-async def ptz(channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
+async def ptz(channel_pk: Int64, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
     cmd = await node.devices.ptz(
         principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset
     )
@@ -58,5 +78,5 @@ async def ptz(channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep) -
 
 
 @router.get("/{channel_pk}/presets")
-async def presets(channel_pk: int, principal: Reader, node: NodeDep) -> list[dict[str, str]]:
+async def presets(channel_pk: Int64, principal: Reader, node: NodeDep) -> list[dict[str, str]]:
     return await node.devices.presets(principal, channel_pk)

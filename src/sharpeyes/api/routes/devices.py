@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from sharpeyes.api.deps import NodeDep, Reader, Writer
+from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import (
     AdmissionIn,
     CatalogSyncOut,
@@ -19,10 +20,13 @@ from sharpeyes.api.schemas import (
 )
 from sharpeyes.devices.service import describe_device_id
 
+if TYPE_CHECKING:
+    from sharpeyes.node import Node
+
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[Int64, Query(ge=1, le=1000)]
+Offset = Annotated[Int64, Query(ge=0)]
 
 
 @router.get("", response_model=PageOut[DeviceOut])
@@ -46,16 +50,17 @@ async def list_devices(
     )
 
 
-def _detail(device: object) -> DeviceDetailOut:
+def _detail(device: object, node: Node) -> DeviceDetailOut:
     out = DeviceDetailOut.model_validate(device)
     out.id_info = describe_device_id(out.id)
     out.has_password_override = bool(getattr(device, "password", None))
+    out.interop = node.interop.for_device(out.id)
     return out
 
 
 @router.get("/{device_id}", response_model=DeviceDetailOut)
 async def get_device(device_id: str, principal: Reader, node: NodeDep) -> DeviceDetailOut:
-    return _detail(await node.devices.get_device(principal, device_id))
+    return _detail(await node.devices.get_device(principal, device_id), node)
 
 
 @router.patch("/{device_id}", response_model=DeviceDetailOut)
@@ -63,7 +68,7 @@ async def update_device(
     device_id: str, body: DeviceUpdateIn, principal: Writer, node: NodeDep
 ) -> DeviceDetailOut:
     changes = body.model_dump(exclude_unset=True)
-    return _detail(await node.devices.update_device(principal, device_id, changes))
+    return _detail(await node.devices.update_device(principal, device_id, changes), node)
 
 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -77,7 +82,7 @@ async def set_admission(
     device_id: str, body: AdmissionIn, principal: Writer, node: NodeDep
 ) -> DeviceDetailOut:
     await node.devices.admit(principal, device_id, body.admission)
-    return _detail(await node.devices.get_device(principal, device_id))
+    return _detail(await node.devices.get_device(principal, device_id), node)
 
 
 @router.post("/{device_id}/sync", response_model=CatalogSyncOut)
@@ -131,7 +136,7 @@ async def device_history(
     device_id: str,
     principal: Reader,
     node: NodeDep,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    limit: Annotated[Int64, Query(ge=1, le=5000)] = 200,
 ) -> list[StatusEventOut]:
     rows = await node.devices.status_history(principal, device_id, limit)
     return [StatusEventOut.model_validate(r) for r in rows]

@@ -34,6 +34,7 @@ async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
         "devices_in_memory": len(node.registry.devices),
         "registrar": node.registrar.stats if node.registrar else {},
         "messaging": node.messaging.stats,
+        "interop": node.interop.snapshot(),
     }
 
 

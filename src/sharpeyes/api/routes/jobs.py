@@ -11,13 +11,14 @@ from fastapi import APIRouter, Query
 
 from sharpeyes.api.deps import AnyUser, NodeDep
 from sharpeyes.api.ledger_schemas import JobOut
+from sharpeyes.api.params import Int64
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 @router.get("", response_model=list[JobOut])
 async def list_jobs(
-    principal: AnyUser, node: NodeDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    principal: AnyUser, node: NodeDep, limit: Annotated[Int64, Query(ge=1, le=500)] = 50
 ) -> Any:
     return [j.as_dict() for j in await node.jobs.list(principal, limit)]
 

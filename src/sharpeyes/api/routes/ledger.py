@@ -47,13 +47,14 @@ from sharpeyes.api.ledger_schemas import (
     RegionOut,
     RegionPatch,
 )
+from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import PageOut
 from sharpeyes.ledger.queries import CameraFilters
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[Int64, Query(ge=1, le=1000)]
+Offset = Annotated[Int64, Query(ge=0)]
 Fmt = Annotated[str, Query(alias="format", pattern="^(xlsx|csv)$")]
 RegionQ = Annotated[str | None, Query(pattern=r"^\d{2,12}$", description="region subtree")]
 
@@ -149,13 +150,13 @@ async def create_police_station(
 
 
 @router.get("/police-stations/{pk}", response_model=PoliceStationOut)
-async def get_police_station(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def get_police_station(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.get_police_station(principal, pk)
 
 
 @router.patch("/police-stations/{pk}", response_model=PoliceStationOut)
 async def update_police_station(
-    pk: int, body: PoliceStationPatch, principal: LedgerWriter, node: NodeDep
+    pk: Int64, body: PoliceStationPatch, principal: LedgerWriter, node: NodeDep
 ) -> Any:
     return await node.ledger.update_police_station(
         principal, pk, body.model_dump(exclude_unset=True)
@@ -163,7 +164,7 @@ async def update_police_station(
 
 
 @router.delete("/police-stations/{pk}", status_code=204)
-async def delete_police_station(pk: int, principal: LedgerWriter, node: NodeDep) -> Response:
+async def delete_police_station(pk: Int64, principal: LedgerWriter, node: NodeDep) -> Response:
     await node.ledger.delete_police_station(principal, pk)
     return Response(status_code=204)
 
@@ -173,7 +174,7 @@ async def delete_police_station(pk: int, principal: LedgerWriter, node: NodeDep)
 async def list_organisations(
     principal: LedgerReader,
     node: NodeDep,
-    parent_id: int | None = None,
+    parent_id: Int64 | None = None,
     roots: bool = False,
     type: str | None = None,
     region: RegionQ = None,
@@ -206,19 +207,19 @@ async def create_organisation(body: OrganisationIn, principal: LedgerWriter, nod
 
 
 @router.get("/organisations/{pk}", response_model=OrganisationOut)
-async def get_organisation(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def get_organisation(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.get_organisation(pk)
 
 
 @router.patch("/organisations/{pk}", response_model=OrganisationOut)
 async def update_organisation(
-    pk: int, body: OrganisationPatch, principal: LedgerWriter, node: NodeDep
+    pk: Int64, body: OrganisationPatch, principal: LedgerWriter, node: NodeDep
 ) -> Any:
     return await node.ledger.update_organisation(principal, pk, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/organisations/{pk}", status_code=204)
-async def delete_organisation(pk: int, principal: LedgerWriter, node: NodeDep) -> Response:
+async def delete_organisation(pk: Int64, principal: LedgerWriter, node: NodeDep) -> Response:
     await node.ledger.delete_organisation(principal, pk)
     return Response(status_code=204)
 
@@ -297,19 +298,19 @@ async def create_platform(body: PlatformIn, principal: LedgerWriter, node: NodeD
 
 
 @router.get("/platforms/{pk}", response_model=PlatformOut)
-async def get_platform(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def get_platform(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.get_platform(principal, pk)
 
 
 @router.patch("/platforms/{pk}", response_model=PlatformOut)
 async def update_platform(
-    pk: int, body: PlatformPatch, principal: LedgerWriter, node: NodeDep
+    pk: Int64, body: PlatformPatch, principal: LedgerWriter, node: NodeDep
 ) -> Any:
     return await node.ledger.update_platform(principal, pk, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/platforms/{pk}", status_code=204)
-async def delete_platform(pk: int, principal: LedgerWriter, node: NodeDep) -> Response:
+async def delete_platform(pk: Int64, principal: LedgerWriter, node: NodeDep) -> Response:
     await node.ledger.delete_platform(principal, pk)
     return Response(status_code=204)
 
@@ -358,13 +359,13 @@ async def create_internal_system(
 
 
 @router.get("/internal-systems/{pk}", response_model=InternalSystemOut)
-async def get_internal_system(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def get_internal_system(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.get_internal_system(principal, pk)
 
 
 @router.patch("/internal-systems/{pk}", response_model=InternalSystemOut)
 async def update_internal_system(
-    pk: int, body: InternalSystemPatch, principal: LedgerWriter, node: NodeDep
+    pk: Int64, body: InternalSystemPatch, principal: LedgerWriter, node: NodeDep
 ) -> Any:
     return await node.ledger.update_internal_system(
         principal, pk, body.model_dump(exclude_unset=True)
@@ -372,7 +373,7 @@ async def update_internal_system(
 
 
 @router.delete("/internal-systems/{pk}", status_code=204)
-async def delete_internal_system(pk: int, principal: LedgerWriter, node: NodeDep) -> Response:
+async def delete_internal_system(pk: Int64, principal: LedgerWriter, node: NodeDep) -> Response:
     await node.ledger.delete_internal_system(principal, pk)
     return Response(status_code=204)
 
@@ -407,8 +408,8 @@ async def camera_filters(
     on_map: bool | None,
     social: bool | None,
     linked: bool | None,
-    police_station_id: int | None,
-    platform_id: int | None,
+    police_station_id: Int64 | None,
+    platform_id: Int64 | None,
     integration_method: str | None,
     q: str | None,
 ) -> CameraFilters:
@@ -438,10 +439,10 @@ class _Filters:
         self,
         region: RegionQ = None,
         org: Annotated[
-            int | None, Query(description="owner/maintainer unit, with its sub-units")
+            Int64 | None, Query(description="owner/maintainer unit, with its sub-units")
         ] = None,
         org_role: Annotated[str, Query(pattern="^(owner|maintainer|any)$")] = "any",
-        point_class: Annotated[int | None, Query(ge=1, le=3, alias="class")] = None,
+        point_class: Annotated[Int64 | None, Query(ge=1, le=3, alias="class")] = None,
         category: Annotated[str | None, Query(max_length=32)] = None,
         status: Annotated[str | None, Query(pattern="^(in_use|disabled|faulty|removed)$")] = None,
         network: Annotated[
@@ -451,8 +452,8 @@ class _Filters:
         on_map: bool | None = None,
         social: bool | None = None,
         linked: bool | None = None,
-        police_station_id: int | None = None,
-        platform_id: int | None = None,
+        police_station_id: Int64 | None = None,
+        platform_id: Int64 | None = None,
         integration_method: Annotated[str | None, Query(max_length=24)] = None,
         q: Annotated[str | None, Query(max_length=64)] = None,
     ) -> None:
@@ -553,13 +554,13 @@ async def create_camera(
 
 
 @router.get("/cameras/{pk}", response_model=CameraOut)
-async def get_camera(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def get_camera(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.get_camera(principal, pk)
 
 
 @router.patch("/cameras/{pk}", response_model=CameraOut)
 async def update_camera(
-    pk: int,
+    pk: Int64,
     body: CameraIn,
     principal: LedgerWriter,
     node: NodeDep,
@@ -571,13 +572,13 @@ async def update_camera(
 
 
 @router.delete("/cameras/{pk}", status_code=204)
-async def delete_camera(pk: int, principal: LedgerWriter, node: NodeDep) -> Response:
+async def delete_camera(pk: Int64, principal: LedgerWriter, node: NodeDep) -> Response:
     await node.ledger.delete_camera(principal, pk)
     return Response(status_code=204)
 
 
 @router.get("/cameras/{pk}/history", response_model=list[ChangeOut])
-async def camera_history(pk: int, principal: LedgerReader, node: NodeDep) -> Any:
+async def camera_history(pk: Int64, principal: LedgerReader, node: NodeDep) -> Any:
     return await node.ledger.history(principal, entity="camera", entity_id=str(pk))
 
 
@@ -586,7 +587,7 @@ async def ledger_history(
     principal: LedgerReader,
     node: NodeDep,
     entity: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    limit: Annotated[Int64, Query(ge=1, le=5000)] = 200,
 ) -> Any:
     """Recent ledger changes and exports (restricted users: their own)."""
     return await node.ledger.history(principal, entity=entity, limit=limit)
@@ -617,7 +618,9 @@ async def ledger_duplicates(
     principal: LedgerReader,
     node: NodeDep,
     filters: Annotated[_Filters, Depends()],
-    distance_m: Annotated[float | None, Query(gt=0, le=1000)] = None,
+    distance_m: Annotated[
+        float | None, Query(ge=0.1, le=1000, description="metres; 0.1 to 1000")
+    ] = None,
     same_direction: bool = True,
 ) -> dict[str, Any]:
     """Overlapping cameras: 一机多用 / 以迁代拆 candidates."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from sharpeyes.api.deps import LedgerReader, NodeDep
+from sharpeyes.api.params import Int64
 from sharpeyes.api.routes.ledger import _Filters
 from sharpeyes.ledger.mapquery import parse_bbox
 
@@ -23,7 +24,7 @@ async def map_points(
     node: NodeDep,
     filters: Annotated[_Filters, Depends()],
     bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat", max_length=128)],
-    zoom: Annotated[int, Query(ge=0, le=22)],
+    zoom: Annotated[Int64, Query(ge=0, le=22)],
     crs: Crs = "wgs84",
 ) -> dict[str, Any]:
     """Every on-map camera in the viewport exactly once: grid clusters (count,
@@ -41,7 +42,7 @@ async def map_nearest(
     filters: Annotated[_Filters, Depends()],
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
-    limit: Annotated[int, Query(ge=1, le=200)] = 10,
+    limit: Annotated[Int64, Query(ge=1, le=200)] = 10,
     max_radius_m: Annotated[float, Query(gt=0, le=200_000)] = 50_000,
     crs: Crs = "wgs84",
 ) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from fastapi import (
 from pydantic import BaseModel
 
 from sharpeyes.api.deps import NodeDep, require
+from sharpeyes.api.params import Int64
 from sharpeyes.live.session import LiveSession
 from sharpeyes.live.viewer import WsViewer
 from sharpeyes.sharing.principal import Permission, Principal, has_permission
@@ -73,7 +74,11 @@ def _client_ip(request: Request) -> str | None:
 
 @router.post("/api/channels/{channel_pk}/play", response_model=PlayOut)
 async def play(
-    channel_pk: int, request: Request, principal: Viewer, node: NodeDep, body: PlayIn | None = None
+    channel_pk: Int64,
+    request: Request,
+    principal: Viewer,
+    node: NodeDep,
+    body: PlayIn | None = None,
 ) -> PlayOut:
     """Open (or join) the channel's live stream; returns signed URLs for fMP4/WS and HLS."""
     stream = body.stream if body else "main"
@@ -101,13 +106,15 @@ async def play(
 
 
 @router.post("/api/channels/{channel_pk}/stop")
-async def stop(channel_pk: int, principal: Operator, node: NodeDep) -> dict[str, int]:
+async def stop(channel_pk: Int64, principal: Operator, node: NodeDep) -> dict[str, int]:
     """End the channel's live streams for every viewer now (BYE to the device)."""
     return {"stopped": await node.live.stop_channel(principal, channel_pk)}
 
 
 @router.get("/api/channels/{channel_pk}/snapshot")
-async def snapshot(channel_pk: int, request: Request, principal: Viewer, node: NodeDep) -> Response:
+async def snapshot(
+    channel_pk: Int64, request: Request, principal: Viewer, node: NodeDep
+) -> Response:
     """JPEG of the latest keyframe (starts a short-lived stream when none is running)."""
     jpeg = await node.live.snapshot(principal, channel_pk, client_ip=_client_ip(request))
     return Response(jpeg, media_type="image/jpeg", headers=_NO_STORE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from sharpeyes.api.deps import Admin, NodeDep
+from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import UserCreateIn, UserOut, UserUpdateIn
 from sharpeyes.sharing.users import UserExistsError, UserNotFoundError
 
@@ -32,7 +33,9 @@ async def create_user(body: UserCreateIn, principal: Admin, node: NodeDep) -> Us
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserUpdateIn, principal: Admin, node: NodeDep) -> UserOut:
+async def update_user(
+    user_id: Int64, body: UserUpdateIn, principal: Admin, node: NodeDep
+) -> UserOut:
     try:
         user = await node.users.update_user(user_id, **body.model_dump(exclude_unset=True))
     except UserNotFoundError as exc:
@@ -41,7 +44,7 @@ async def update_user(user_id: int, body: UserUpdateIn, principal: Admin, node: 
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: int, principal: Admin, node: NodeDep) -> Response:
+async def delete_user(user_id: Int64, principal: Admin, node: NodeDep) -> Response:
     if user_id == principal.user_id:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "you cannot delete yourself")
     try:
