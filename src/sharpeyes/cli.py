@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from sharpeyes.config import Settings, load_settings
+from sharpeyes.ops.logs import configure_logging
 
 
 def _setup_logging(level: str) -> None:
@@ -145,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
 
     if args.command == "serve":
-        _run(_serve(load_settings(args.config)))
+        settings = load_settings(args.config)
+        configure_logging(args.log_level, settings.ops.log_format)  # [ops] log_format
+        _run(_serve(settings))
     elif args.command == "demo":
         data_dir = args.data.resolve()
         password = os.environ.get("SHARPEYES_AUTH__ADMIN_PASSWORD") or _demo_password(data_dir)
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             sip={"port": args.sip_port, "keepalive_interval": int(args.keepalive)},
             auth={"admin_password": password},
         )
+        configure_logging(args.log_level, settings.ops.log_format)
         _run(_demo(settings, data_dir, args.keepalive))
     elif args.command == "db":
         from sharpeyes.store.db import Database

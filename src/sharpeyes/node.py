@@ -24,6 +24,8 @@ from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
+from sharpeyes.ops.management import MetricsListener
+from sharpeyes.ops.metrics import NodeMetrics
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
@@ -52,7 +54,7 @@ class Node:
         self.stack = SipStack(
             host=sip.host,
             port=sip.port,
-            handler=self.on_request,
+            handler=self._observed_request,
             advertised_host=sip.advertised_host
             or (sip.host if sip.host != "0.0.0.0" else "127.0.0.1"),
             user_agent=sip.user_agent,
@@ -104,6 +106,8 @@ class Node:
         self._http_task: asyncio.Task[None] | None = None
         self.http_port: int | None = None
         self.loop_lag: deque[float] = deque(maxlen=1200)  # the last minute at 50 ms
+        self.metrics = NodeMetrics(self)
+        self.metrics_listener: MetricsListener | None = None
 
     # ---------------------------------------------------------- lifecycle
     async def start(self, *, http: bool = True) -> None:
@@ -139,6 +143,12 @@ class Node:
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
+        ops = self.settings.ops
+        if ops.metrics_port is not None:
+            self.metrics_listener = MetricsListener(
+                self.metrics, ops.metrics_host, ops.metrics_port
+            )
+            await self.metrics_listener.start()
         log.info(
             "node %s up: SIP %s:%d (udp+tcp), HTTP %s",
             sip.id,
@@ -200,6 +210,8 @@ class Node:
 
     async def stop(self) -> None:
         self._lag_task.cancel()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
@@ -213,6 +225,13 @@ class Node:
         await self.db.dispose()
 
     # ------------------------------------------------------------ SIP in
+    async def _observed_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
+        """``on_request`` counted by method and answered status (Prometheus)."""
+        started = time.perf_counter()
+        resp = await self.on_request(req, peer)
+        self.metrics.observe_request(req.method, req.body, resp.status if resp else None, started)
+        return resp
+
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         method = req.method
         if method == "MESSAGE":

@@ -17,6 +17,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    ops,
     streams,
     ui,
     users,
@@ -44,6 +45,7 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     for module in (
         health,
+        ops,
         auth,
         devices,
         channels,

@@ -1,0 +1,1 @@
+"""Operability: Prometheus metrics, JSON logs, liveness/readiness (issue 15)."""
