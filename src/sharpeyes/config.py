@@ -96,6 +96,11 @@ class MediaSettings(BaseModel):
     hls_segment_s: float = 2.0
     hls_window: int = 6
     hls_idle_s: float = 30.0
+    hls_session_max_s: float = Field(
+        default=4 * 3600,
+        gt=0,
+        description="an HLS client may poll this long after play; then it must play again",
+    )
 
     @field_validator("port_range")
     @classmethod

@@ -384,21 +384,28 @@ class LedgerService:
 
     async def create_organisation(self, principal: Principal, data: dict[str, Any]) -> Organisation:
         self._check_org(data)
-        return await self._create(Organisation, "organisation", principal, data, scoped=False)
+        return await self._create(Organisation, "organisation", principal, data)
 
     async def update_organisation(
         self, principal: Principal, pk: int, changes: dict[str, Any]
     ) -> Organisation:
         self._check_org(changes)
+        await self._org_writable(principal, pk)
         parent = changes.get("parent_id")
         if parent is not None and parent in await self.org_subtree(pk):
             raise ValueError("an organisation cannot be moved under itself")
-        return await self._update(
-            Organisation, "organisation", principal, pk, changes, scoped=False
-        )
+        return await self._update(Organisation, "organisation", principal, pk, changes)
 
     async def delete_organisation(self, principal: Principal, pk: int) -> None:
-        await self._delete(Organisation, "organisation", principal, pk, scoped=False)
+        await self._org_writable(principal, pk)
+        await self._delete(Organisation, "organisation", principal, pk)
+
+    async def _org_writable(self, principal: Principal, pk: int) -> None:
+        """Units are readable by everyone (shared reference data) but changed only
+        within the principal's regions: 403, not 404, for one the user can see."""
+        org = await self.get_organisation(pk)
+        if not region_in_scope(principal, org.region_code):
+            raise PermissionError("the organisation's region is outside your scope")
 
     def _check_org(self, data: dict[str, Any]) -> None:
         if data.get("type") is not None and data["type"] not in d.ORG_TYPE.labels:

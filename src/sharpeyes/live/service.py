@@ -41,7 +41,7 @@ from sharpeyes.live.session import (
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
-from sharpeyes.sharing.principal import Principal
+from sharpeyes.sharing.principal import Permission, Principal, has_permission
 from sharpeyes.sharing.scope import can_see_channel
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
@@ -513,6 +513,9 @@ class LiveService:
             raise TokenError("malformed", "token belongs to another channel")
         if claims.expired and claims.token_id not in s.hls_clients:
             raise TokenError("expired")
+        if time.time() - claims.issued_at > self.media.hls_session_max_s:
+            s.hls_clients.pop(claims.token_id, None)
+            raise TokenError("expired", "HLS session lifetime (media.hls_session_max_s) is over")
         s.hls_clients[claims.token_id] = self.clock.now
         s.idle_since = None
         return s, claims
@@ -530,6 +533,12 @@ class LiveService:
             if time.monotonic() >= deadline:
                 raise TimeoutError("no HLS segment yet")
             await asyncio.sleep(0.1)
+
+    def may_view(self, principal: Principal, s: LiveSession) -> bool:
+        """Whether ``principal`` (reloaded per request) may still watch this stream."""
+        return has_permission(principal, Permission.LIVE_VIEW) and can_see_channel(
+            principal, s.key.channel_id, self._civil.get(s.id)
+        )
 
     # ------------------------------------------------------------- reading
     def visible(self, principal: Principal) -> list[LiveSession]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from sharpeyes.api.deps import NodeDep, Reader, Writer
 from sharpeyes.api.params import Int64
@@ -87,8 +87,9 @@ async def set_admission(
 
 @router.post("/{device_id}/sync", response_model=CatalogSyncOut)
 async def sync_catalog(device_id: str, principal: Writer, node: NodeDep) -> CatalogSyncOut:
-    result = await node.devices.sync_catalog(principal, device_id)
-    assert result is not None
+    result = await node.devices.sync_catalog(principal, device_id, wait=True)
+    if result is None:  # not with wait=True; a clear 502 rather than an AssertionError/-O pass
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, "the device returned no catalog")
     return CatalogSyncOut(
         complete=result.complete, items=len(result.items), expected=result.expected
     )

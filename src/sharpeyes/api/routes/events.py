@@ -45,6 +45,8 @@ async def events(ws: WebSocket, token: str = "") -> None:
                     continue
                 if event.type == "job.updated" and not _may_see_job(principal, event.data):
                     continue
+                if event.type.startswith("audit.") and not _may_see_job(principal, event.data):
+                    continue  # who watched what, from where: the user's own, or admins
                 payload = event.as_dict()
                 if sub.dropped:
                     payload["dropped"] = sub.dropped
@@ -59,7 +61,7 @@ async def events(ws: WebSocket, token: str = "") -> None:
 
 
 def _may_see_job(principal: Principal, data: dict[str, object]) -> bool:
-    """Job progress goes to the user who started the job, and to admins."""
+    """Job progress and audit records go to the user they are about, and to admins."""
     return principal.role == Role.ADMIN or data.get("user_id") == principal.user_id
 
 

@@ -26,6 +26,10 @@ async def health(node: NodeDep) -> dict[str, Any]:
 @router.get("/api/stats")
 async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
     counts = await node.devices.counts(principal)
+    if principal.region_codes is not None:
+        # A region-limited user gets the counts of their regions, not the node's internals
+        # (SIP traffic, registrar outcomes, other regions' device IDs in interop counters).
+        return counts
     return {
         **counts,
         "sip": {**node.stack.transport.stats, **node.stack.stats},

@@ -137,13 +137,22 @@ def _token_failure(exc: TokenError) -> HTTPException:
     )
 
 
-def _hls(node: Any, session_id: str, token: str) -> tuple[LiveSession, StreamClaims]:
+async def _hls(node: Any, session_id: str, token: str) -> tuple[LiveSession, StreamClaims]:
+    """Token check, then the user is reloaded: a polling client stops being served once
+    its user is disabled, deleted, loses the right or the region (every request)."""
     try:
-        return node.live.hls_session(session_id, token)  # type: ignore[no-any-return]
+        s, claims = node.live.hls_session(session_id, token)
     except TokenError as exc:
         raise _token_failure(exc) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_410_GONE, str(exc)) from exc
+    principal = await node.users.get_principal(claims.user_id)
+    if principal is None or not node.live.may_view(principal, s):
+        s.hls_clients.pop(claims.token_id, None)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this user may no longer watch the stream; play again"
+        )
+    return s, claims
 
 
 def _with_token(playlist: str, token: str) -> str:
@@ -160,7 +169,7 @@ def _with_token(playlist: str, token: str) -> str:
 
 @router.get("/api/streams/{session_id}/hls/index.m3u8")
 async def hls_playlist(session_id: str, node: NodeDep, token: str = "") -> Response:
-    s, _ = _hls(node, session_id, token)
+    s, _ = await _hls(node, session_id, token)
     try:
         text = await node.live.hls_playlist(s)
     except TimeoutError as exc:
@@ -176,7 +185,7 @@ async def hls_playlist(session_id: str, node: NodeDep, token: str = "") -> Respo
 
 @router.get("/api/streams/{session_id}/hls/init.mp4")
 async def hls_init(session_id: str, node: NodeDep, token: str = "") -> Response:
-    s, _ = _hls(node, session_id, token)
+    s, _ = await _hls(node, session_id, token)
     hls = s.hub.hls()
     if hls is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no HLS stream yet")
@@ -188,7 +197,7 @@ async def hls_segment(session_id: str, name: str, node: NodeDep, token: str = ""
     m = _SEGMENT.fullmatch(name)
     if m is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS resource")
-    s, _ = _hls(node, session_id, token)
+    s, _ = await _hls(node, session_id, token)
     hls = s.hub.hls()
     try:
         data = hls.segment(int(m.group(1))) if hls is not None else None
