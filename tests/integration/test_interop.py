@@ -220,3 +220,29 @@ async def test_every_integer_parameter_is_bounded_to_64_bits(make_node: NodeFact
                         assert sch.get("maximum", INT64_MAX + 1) <= INT64_MAX, (path, prm)
                         assert sch.get("minimum", -(2**64)) >= -(2**63), (path, prm)
     assert seen >= 30
+
+
+async def test_every_error_has_one_body_shape(make_node: NodeFactory) -> None:
+    """detail (a sentence) and code (stable) on 4xx of every kind: validation, HTTP, domain."""
+    node = await make_node()
+    api = await login(node)
+    anon_headers = {"Authorization": "Bearer nonsense"}
+    cases = [
+        (await api.get(f"/api/channels/{TWENTY_DIGITS}"), 422, "invalid_request"),
+        (await api.get("/api/channels/123"), 404, "not_found"),
+        (await api.get("/api/devices", headers=anon_headers), 401, "unauthorized"),
+        (await api.get("/api/no-such-route"), 404, "not_found"),
+        (await api.delete("/api/stats"), 405, "method_not_allowed"),
+        (await api.get("/api/ledger/quality/duplicates", params={"distance_m": 0}), 422, None),
+        (await api.patch("/api/devices/34020000001329999999", json={}), 404, "not_found"),
+    ]
+    for r, status, code in cases:
+        body = r.json()
+        assert r.status_code == status, (r.url, r.status_code, body)
+        assert isinstance(body["detail"], str) and body["detail"], body
+        assert isinstance(body["code"], str) and body["code"], body
+        if code:
+            assert body["code"] == code, body
+    invalid = cases[0][0].json()
+    assert invalid["errors"][0]["loc"] == ["path", "channel_pk"]
+    assert "channel_pk" in invalid["detail"]

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 
 from sharpeyes.devices.messaging import CatalogResult, DeviceMessaging, DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.errors import ConflictError
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181 import ptz as ptzcodec
 from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
@@ -27,13 +28,16 @@ class NotFound(LookupError):
     """Unknown, or outside the principal's scope (indistinguishable on purpose)."""
 
 
-class AmbiguousChannel(LookupError):
+class AmbiguousChannel(ConflictError):
     """A channel code that several devices report (GB codes are unique only by design)."""
+
+    code = "ambiguous_channel"
 
     def __init__(self, channel_id: str, candidates: list[dict[str, object]]) -> None:
         super().__init__(
             f"channel code {channel_id} is reported by {len(candidates)} devices; "
-            "add ?device_id= to choose one"
+            "add ?device_id= to choose one",
+            candidates=candidates,
         )
         self.candidates = candidates
 

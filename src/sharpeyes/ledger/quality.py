@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import case, func, literal_column, select
 
+from sharpeyes.errors import InvalidInput
 from sharpeyes.ledger.geo import degrees_for_metres, haversine_m
 from sharpeyes.ledger.mapquery import region_key
 from sharpeyes.ledger.models import CameraRecord
@@ -109,7 +110,7 @@ async def duplicates(
 ) -> dict[str, Any]:
     """Pairs of on-map cameras within ``distance_m`` (and facing the same way)."""
     if not 0.1 <= distance_m <= 1000:  # below 0.1 m the grid cells underflow to zero
-        raise ValueError("distance_m must be within 0.1..1000 metres")
+        raise InvalidInput("distance_m must be within 0.1..1000 metres")
     c = CameraRecord
     device_dir = (
         select(Channel.direction_type)
