@@ -216,3 +216,9 @@ def test_malformed_ssrc_is_kept_aside_not_fatal(bad: str) -> None:
         "v=0\r\no=x 0 0 IN IP4 1.2.3.4\r\ny=0200000001\r\nm=video 1 RTP/AVP 96\r\ny=" + bad
     )
     assert good.ssrc_of(good.first()) == 200000001 and good.bad_ssrc_of(good.first()) is None
+
+
+def test_parsed_non_ascii_sdp_writes_back() -> None:
+    """Found by fuzzing: re-serialising a parsed SDP with a non-ASCII origin raised."""
+    sd = parse_sdp("v=0\r\no=摄像机 0 0 IN IP4 1.2.3.4\r\ns=Play\r\n".encode())
+    assert parse_sdp(sd.to_bytes()).origin_user == "摄像机"

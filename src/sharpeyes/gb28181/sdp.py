@@ -151,7 +151,9 @@ class SessionDescription:
         return "\r\n".join(lines) + "\r\n"
 
     def to_bytes(self) -> bytes:
-        return self.to_text().encode("ascii")
+        # UTF-8 (RFC 4566 5): what we build is ASCII, but a parsed description may hold
+        # non-ASCII values (found by fuzzing: re-serialising one raised UnicodeEncodeError).
+        return self.to_text().encode("utf-8")
 
 
 # --- parsing ------------------------------------------------------------------------
