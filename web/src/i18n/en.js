@@ -40,6 +40,14 @@ export default {
   map: { total: '{n} cameras in view', notLinked: 'Not linked to a channel', record: 'Record' },
   live: {
     open: 'Live view', dragHint: 'Drag a channel into a cell, or double-click it', empty: 'Drop a channel here', starting: 'Requesting video…', reconnecting: 'Reconnecting…',
+    reasons: {
+      no_packets: 'no video arrived from the camera', ssrc_mismatch: 'the camera sends with another SSRC',
+      wrong_source: 'video came from another address', decode_failure: 'the video could not be decoded',
+      device_bye: 'the camera hung up', invite_failed: 'the camera refused the request',
+      media_connect_failed: 'could not connect to the camera', device_offline: 'the camera went offline',
+      idle: 'nobody was watching', stopped: 'stopped by an operator', shutdown: 'the node is shutting down',
+      error: 'error',
+    },
     ended: 'Video stopped', retry: 'Retry', noStream: 'The node offered no playable stream', noFrame: 'No picture yet', snapshot: 'Snapshot', fullscreen: 'Full screen',
     stream: 'Main/sub stream', main: 'Main', sub: 'Sub', selectCell: 'Select a cell to control its camera',
   },

@@ -40,6 +40,12 @@ export default {
   map: { total: '视野内 {n} 个点位', notLinked: '未关联设备通道', record: '点位档案' },
   live: {
     open: '实时视频', dragHint: '将左侧通道拖入窗格，或双击通道', empty: '拖入通道', starting: '正在请求视频…', reconnecting: '正在重连…',
+    reasons: {
+      no_packets: '未收到摄像机视频', ssrc_mismatch: '摄像机发送的SSRC不符', wrong_source: '视频来自其他地址',
+      decode_failure: '视频无法解码', device_bye: '摄像机挂断了', invite_failed: '摄像机拒绝了请求',
+      media_connect_failed: '无法连接摄像机', device_offline: '摄像机已离线', idle: '无人观看',
+      stopped: '已被操作员停止', shutdown: '节点正在关闭', error: '错误',
+    },
     ended: '视频已中断', retry: '重试', noStream: '节点未提供可播放的流', noFrame: '尚无画面', snapshot: '抓图', fullscreen: '全屏',
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
   },

@@ -88,7 +88,8 @@ export class MsePlayer {
       this._data(new Uint8Array(msg.data))
     }
     ws.onclose = (ev) => {
-      if (!this.closed) this.onEnd({ code: ev.code, reason: this.end?.reason || ev.reason, detail: this.end?.detail })
+      // fromServer: the node sent {"type": "end"} saying why; otherwise the connection dropped
+      if (!this.closed) this.onEnd({ code: ev.code, reason: this.end?.reason || ev.reason, detail: this.end?.detail, fromServer: !!this.end })
     }
     ws.onerror = () => {
       /* onclose follows */
