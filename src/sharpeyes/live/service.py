@@ -40,8 +40,8 @@ from sharpeyes.live.session import (
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
-from sharpeyes.sharing.principal import Principal
-from sharpeyes.sharing.scope import can_see_channel
+from sharpeyes.sharing.principal import Principal, Right
+from sharpeyes.sharing.scope import can_see_channel, require_right
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
 from sharpeyes.store.models import Channel, ChannelKind
@@ -138,6 +138,7 @@ class LiveService:
     ) -> PlayGrant:
         """Open (or join) the channel's live stream; waits for its first keyframe."""
         ch = await self.devices.get_channel(principal, channel_pk)
+        require_right(principal, Right.LIVE, ch)
         session = await self._session_for(principal, ch, stream)
         token, exp = issue_stream_token(
             self.secret,
@@ -167,6 +168,7 @@ class LiveService:
     ) -> bytes:
         """JPEG of the latest keyframe; opens a short session when none is running."""
         ch = await self.devices.get_channel(principal, channel_pk)
+        require_right(principal, Right.SNAPSHOT, ch)
         session = self._running(ch) or await self._session_for(principal, ch, "main")
         hub = session.hub
         keyframe = hub.last_keyframe
@@ -527,7 +529,7 @@ class LiveService:
         return [
             s
             for s in self.sessions.values()
-            if can_see_channel(principal, s.key.channel_id, self._civil.get(s.id))
+            if can_see_channel(principal, s.key.channel_id, self._civil.get(s.id), s.channel_pk)
         ]
 
     def describe(self, principal: Principal) -> dict[str, Any]:
@@ -538,7 +540,9 @@ class LiveService:
             "ended": [
                 {k: v for k, v in e.items() if k != "civil_code"}
                 for e in reversed(self.ended)
-                if can_see_channel(principal, e["channel_id"], e.get("civil_code"))
+                if can_see_channel(
+                    principal, e["channel_id"], e.get("civil_code"), e.get("channel_pk")
+                )
             ][:50],
             "capacity": {
                 "sessions": len(self.sessions),
