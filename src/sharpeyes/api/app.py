@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sharpeyes import __version__
 from sharpeyes.api.routes import (
     alarms,
+    apps,
+    audit,
     auth,
     channels,
     devices,
@@ -17,6 +19,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    sharing,
     streams,
     ui,
     users,
@@ -55,6 +58,9 @@ def create_app(node: Node) -> FastAPI:
         jobs,
         streams,
         ui,
+        sharing,
+        apps,
+        audit,
     ):
         app.include_router(module.router)
 

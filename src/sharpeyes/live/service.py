@@ -159,6 +159,8 @@ class LiveService:
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "stream": stream, "session": session.id},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return PlayGrant(session, token, exp)
@@ -194,6 +196,8 @@ class LiveService:
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "session": session.id},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return jpeg
@@ -525,6 +529,10 @@ class LiveService:
             await asyncio.sleep(0.1)
 
     # ------------------------------------------------------------- reading
+    def civil_code_of(self, session_id: str) -> str | None:
+        """The civil code of the session's channel (what scope decisions use)."""
+        return self._civil.get(session_id)
+
     def visible(self, principal: Principal) -> list[LiveSession]:
         return [
             s

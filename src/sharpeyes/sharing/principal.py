@@ -52,6 +52,7 @@ class Permission(StrEnum):
     LEDGER_READ = "ledger.read"  # ledger records, map, quality, export (audited)
     LEDGER_WRITE = "ledger.write"  # create / edit / delete ledger records
     LEDGER_IMPORT = "ledger.import"  # survey-form imports
+    SHARING_READ = "sharing.read"  # requests and grants visible to the caller
     SHARING_REQUEST = "sharing.request"  # create / withdraw share requests, see own grants
     SHARING_REVIEW = "sharing.review"  # review queue (which stage: by role)
     SHARING_ADMIN = "sharing.admin"  # all requests and grants, revoke, statistics
@@ -67,12 +68,13 @@ _OPERATOR = _VIEWER | {
     Permission.LEDGER_WRITE,
     Permission.LEDGER_IMPORT,
 }
-_REVIEWER = frozenset({Permission.SHARING_REVIEW, Permission.DEVICES_READ})
+_REVIEWER = frozenset({Permission.SHARING_REVIEW, Permission.SHARING_READ})
 _DEPARTMENT = frozenset(
     {
         Permission.DEVICES_READ,
         Permission.LIVE_VIEW,
         Permission.PTZ,
+        Permission.SHARING_READ,
         Permission.SHARING_REQUEST,
     }
 )
@@ -129,6 +131,7 @@ class Principal:
     app_id: int | None = None
     rights_limit: frozenset[Right] | None = None
     channel_limit: frozenset[int] | None = None
+    must_change_password: bool = False
 
     @property
     def base_regions(self) -> tuple[str, ...] | None:

@@ -286,7 +286,7 @@ class User(Base):
     region_codes: Mapped[list[str] | None] = mapped_column(JSONType)
     # The user's organisation (ledger organisation tree); its grants widen the scope.
     org_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))  # encrypted base32 secret
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # Fernet-sealed base32
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )

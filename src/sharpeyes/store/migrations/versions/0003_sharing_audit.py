@@ -211,7 +211,7 @@ def upgrade() -> None:
 
     # Plain ADD COLUMN (no batch copy), so offline --sql works on SQLite too.
     op.add_column("users", sa.Column("org_id", sa.Integer(), nullable=True))
-    op.add_column("users", sa.Column("totp_secret", sa.String(length=64), nullable=True))
+    op.add_column("users", sa.Column("totp_secret", sa.String(length=255), nullable=True))
     op.add_column(
         "users",
         sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False),
