@@ -442,15 +442,15 @@ class UserService:
                 setattr(user, name, value)
             if was_admin and not _is_active_admin(user):
                 await self._ensure_other_admin(session, user_id)
-            await audit_record(
-                session,
-                actor or SYSTEM,
-                "user.password" if set(changes) == {"password"} else "user.update",
-                "user",
-                user_id,
-                detail={k: ("***" if k == "password" else v) for k, v in changes.items()},
-            )
             try:
+                await audit_record(
+                    session,
+                    actor or SYSTEM,
+                    "user.password" if set(changes) == {"password"} else "user.update",
+                    "user",
+                    user_id,
+                    detail={k: ("***" if k == "password" else v) for k, v in changes.items()},
+                )
                 await session.commit()
             except IntegrityError as e:
                 raise UserExistsError(f"user {values.get('username')!r} already exists") from e
