@@ -29,7 +29,7 @@ async def _setup(make_node: NodeFactory):  # type: ignore[no-untyped-def]
 async def test_department_sees_exactly_the_approved_channels_and_rights(
     make_node: NodeFactory,
 ) -> None:
-    node, admin, cams, dept, police, data = await _setup(make_node)
+    _node, admin, cams, dept, police, data = await _setup(make_node)
     a, b = cams
     try:
         # Before approval: nothing.
