@@ -333,6 +333,7 @@ class AppService:
         payload = json.dumps(
             {"event": name, "data": event.data, "at": time.time()}, ensure_ascii=False, default=str
         )
+        # One session at a time: SQLite's pool holds a single connection.
         async with self.db.session() as s:
             rows = (
                 await s.execute(
@@ -341,12 +342,16 @@ class AppService:
                     .where(App.disabled.is_(False))
                 )
             ).all()
-            targets = []
-            for hook, app in rows:
-                if name not in hook.events:
-                    continue
-                if not await self._may_receive(app, event):
-                    continue
+        chosen = [
+            (hook, app)
+            for hook, app in rows
+            if name in hook.events and await self._may_receive(app, event)
+        ]
+        if not chosen:
+            return
+        targets = []
+        async with self.db.session() as s:
+            for hook, app in chosen:
                 d = WebhookDelivery(
                     webhook_id=hook.id, event=name, payload=payload, status="pending"
                 )
