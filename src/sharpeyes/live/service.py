@@ -44,6 +44,7 @@ from sharpeyes.sharing.principal import Principal, Right
 from sharpeyes.sharing.scope import can_see_channel, require_right
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
+from sharpeyes.sharing.watermark import burn_jpeg, needs_watermark, watermark_text
 from sharpeyes.store.models import Channel, ChannelKind
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,9 @@ class LiveService:
             except SnapshotError as exc:
                 raise StreamEnded(EndReason.DECODE_FAILURE, str(exc), 502) from exc
             session.snapshot_cache = (hub.keyframes, jpeg)
+        if needs_watermark(principal):
+            text = watermark_text(principal, ch.channel_id)
+            jpeg = await asyncio.to_thread(burn_jpeg, jpeg, text)
         audit(
             self.bus,
             AuditRecord(
