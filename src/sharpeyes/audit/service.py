@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from sharpeyes.audit.chain import GENESIS, Verdict, canonical_detail, row_hash, verify
 from sharpeyes.audit.models import AuditCheckpoint, AuditEvent
@@ -73,21 +74,20 @@ class Actor:
 SYSTEM = Actor("system", "system")
 
 
-async def record(
-    session: AsyncSession,
+def _seal(
+    session: Session,
     actor: Actor,
     action: str,
     target_type: str,
     target_id: object,
-    *,
-    outcome: str = "ok",
-    client_ip: str | None = None,
-    detail: dict[str, Any] | None = None,
-    at: datetime | None = None,
+    outcome: str,
+    client_ip: str | None,
+    detail: dict[str, Any] | None,
+    at: datetime | None,
 ) -> AuditEvent:
-    """Add one sealed audit row to the caller's transaction (flushes)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    """Insert and seal one row on a sync session (inside the caller's transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     row = AuditEvent(
         at=at or utcnow(),
         actor=actor.actor[:32],
@@ -101,21 +101,77 @@ async def record(
         detail=canonical_detail(detail),
     )
     session.add(row)
-    await session.flush()  # takes the write lock (SQLite) and assigns the id
-    prev = await session.scalar(
+    session.flush()  # takes the write lock (SQLite) and assigns the id
+    prev = session.scalar(
         select(AuditEvent.hash)
         .where(AuditEvent.id < row.id)
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
     if prev is None:
-        prev = await session.scalar(
+        prev = session.scalar(
             select(AuditCheckpoint.last_hash).order_by(AuditCheckpoint.id.desc()).limit(1)
         )
     row.prev_hash = prev or GENESIS
     row.hash = row_hash(row.prev_hash, row)
-    await session.flush()
+    session.flush()
     return row
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    *,
+    outcome: str = "ok",
+    client_ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Add one sealed audit row to the caller's transaction (flushes now)."""
+    return await session.run_sync(
+        _seal, actor, action, target_type, target_id, outcome, client_ip, detail, at
+    )
+
+
+_PENDING = "sharpeyes.audit.pending"
+
+
+def _seal_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    for args in pending:
+        _seal(session, *args)
+
+
+def _drop_pending(session: Session, *_: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def record_on_commit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    *,
+    outcome: str = "ok",
+    client_ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Like :func:`record`, but sealed when the caller commits (still in its transaction).
+
+    For callers that map a constraint error of their own change at ``commit()``:
+    nothing is flushed before then, so that error still surfaces at commit.
+    """
+    sync = session.sync_session
+    if not event.contains(sync, "before_commit", _seal_pending):
+        event.listen(sync, "before_commit", _seal_pending)
+        event.listen(sync, "after_rollback", _drop_pending)
+    sync.info.setdefault(_PENDING, []).append(
+        (actor, action, target_type, target_id, outcome, client_ip, detail, utcnow())
+    )
 
 
 def _from_record(rec: AuditRecord) -> tuple[Actor, dict[str, Any]]:

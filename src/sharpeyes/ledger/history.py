@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharpeyes.audit.service import Actor
-from sharpeyes.audit.service import record as audit_record
+from sharpeyes.audit.service import Actor, record_on_commit
 from sharpeyes.ledger.models import LedgerChange
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.store.models import utcnow
@@ -65,11 +64,12 @@ async def record(
     *,
     job_id: str | None = None,
 ) -> None:
-    """Add one history row, and its audit-trail row, to the caller's transaction."""
+    """Add one history row, and its audit-trail row (sealed at commit), to the caller's
+    transaction."""
     session.add(
         LedgerChange(**change_row(principal, entity, entity_id, action, changes, job_id=job_id))
     )
-    await audit_record(
+    record_on_commit(
         session,
         Actor.of(principal),
         f"ledger.{action}",
@@ -84,7 +84,7 @@ async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     if rows:
         await session.execute(insert(LedgerChange), rows)
         first = rows[0]
-        await audit_record(
+        record_on_commit(
             session,
             Actor(
                 f"user:{first['user_id']}" if first["user_id"] is not None else "system",
