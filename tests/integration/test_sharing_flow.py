@@ -212,3 +212,47 @@ async def test_request_validation(make_node: NodeFactory) -> None:
         assert (await dept.post(f"/api/sharing/requests/{rid}/withdraw")).status_code == 409
     finally:
         await dept.aclose()
+
+
+async def test_sharing_statistics(make_node: NodeFactory) -> None:
+    """共享率 per region and organisation, requests by state, usage per grant."""
+    from sharpeyes.store.models import Channel, Device
+
+    from .sharing_helpers import approve
+
+    node: Node = await make_node()
+    from .conftest import login
+
+    admin = await login(node)
+    dept = await user(node, "dept4", "department", org_id=DEPT_ORG)
+    police = await user(node, "pol4", "reviewer_police")
+    data = await user(node, "dat4", "reviewer_data")
+    try:
+        async with node.db.session() as s:
+            s.add(Device(id="34020000001320000801", online=True))
+            await s.flush()
+            chans = [
+                Channel(
+                    device_id="34020000001320000801",
+                    channel_id=f"3402000000131000080{i}",
+                    civil_code="340200" if i < 3 else "350100",
+                )
+                for i in range(4)
+            ]
+            s.add_all(chans)
+            await s.commit()
+            pks = [c.id for c in chans]
+        await approve(police, data, await request_share(dept, pks[:2], ["live"]))
+        await request_share(dept, [pks[3]], ["live"])
+        st = (await admin.get("/api/sharing/stats")).json()
+        assert st["shareable"] == 4 and st["shared"] == 2 and st["share_rate"] == 0.5
+        by_region = {r["region"]: r for r in st["by_region"]}
+        assert by_region["340200"]["share_rate"] == round(2 / 3, 4)
+        assert by_region["350100"]["shared"] == 0
+        assert st["requests_by_state"] == {"approved": 1, "submitted": 1}
+        (usage,) = st["usage"]
+        assert usage["org_id"] == DEPT_ORG and usage["views"] == 0
+        assert (await dept.get("/api/sharing/stats")).status_code == 403
+    finally:
+        for c in (admin, dept, police, data):
+            await c.aclose()
