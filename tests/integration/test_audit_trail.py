@@ -34,7 +34,7 @@ async def _actions(node: Node) -> list[str]:
 
 
 async def test_every_listed_action_produces_its_row(make_node: NodeFactory) -> None:
-    node, admin = await live_node(make_node)
+    node, admin = await live_node(make_node, invite_timeout_s=20.0, no_rtp_timeout_s=10.0)
     (cam,) = await add_cameras(node, admin, [1])
     dept = await user(node, "dept", "department", org_id=DEPT_ORG)
     police = await user(node, "police", "reviewer_police")

@@ -18,7 +18,7 @@ from .sharing_helpers import DEPT_ORG, approve, request_share, review, user, vis
 
 
 async def _setup(make_node: NodeFactory):  # type: ignore[no-untyped-def]
-    node, admin = await live_node(make_node)
+    node, admin = await live_node(make_node, invite_timeout_s=20.0, no_rtp_timeout_s=10.0)
     cams = await add_cameras(node, admin, [1, 2])
     dept = await user(node, "jiaojing", "department", org_id=DEPT_ORG)
     police = await user(node, "gongan", "reviewer_police")
