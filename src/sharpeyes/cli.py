@@ -137,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     p_up = db_sub.add_parser("upgrade", help="apply Alembic migrations")
     p_up.add_argument("--config", type=Path)
 
+    p_audit = sub.add_parser("audit", help="the tamper-evident audit trail")
+    audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
+    p_verify = audit_sub.add_parser(
+        "verify", help="check the hash chain; exit 1 and name the first bad row if broken"
+    )
+    p_verify.add_argument("--config", type=Path)
+    p_prune = audit_sub.add_parser("prune", help="archive rows past audit.retention_days")
+    p_prune.add_argument("--config", type=Path)
+
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim"]:
         from sharpeyes.sim.cli import run
@@ -173,7 +182,39 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(upgrade())
         print(f"database at {settings.db.url} is up to date")
+    elif args.command == "audit":
+        return _audit_command(args.audit_command, load_settings(args.config))
     return 0
+
+
+def _audit_command(command: str, settings: Settings) -> int:
+    from sharpeyes.audit.service import AuditService
+    from sharpeyes.events import EventBus
+    from sharpeyes.store.db import Database
+
+    async def run() -> int:
+        db = Database(settings.db.url)
+        try:
+            await db.upgrade()
+            svc = AuditService(
+                db,
+                EventBus(),
+                retention_days=settings.audit.retention_days,
+                archive_dir=settings.audit.archive_dir,
+            )
+            if command == "prune":
+                print(f"archived and removed {await svc.prune()} audit rows")
+                return 0
+            v = await svc.verify()
+            if v.ok:
+                print(f"audit chain ok: {v.rows} rows")
+                return 0
+            print(f"audit chain BROKEN at row {v.first_bad}: {v.reason}", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

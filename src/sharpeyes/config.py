@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sharpeyes.audit.settings import AuditSettings
 from sharpeyes.ledger.settings import LedgerSettings
 from sharpeyes.ops.settings import OpsSettings
 
@@ -58,6 +59,10 @@ class SipSettings(BaseModel):
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    tls_cert: str | None = Field(
+        default=None, description="PEM certificate (chain) file: serve HTTPS/WSS when set"
+    )
+    tls_key: str | None = Field(default=None, description="PEM private key file for tls_cert")
 
 
 class DbSettings(BaseModel):
@@ -150,6 +155,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
+    audit: AuditSettings = AuditSettings()
     ui: UiSettings = UiSettings()
     ops: OpsSettings = OpsSettings()
 

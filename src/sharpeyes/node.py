@@ -11,6 +11,7 @@ import logging
 import time
 from collections import deque
 
+from sharpeyes.audit.service import AuditService
 from sharpeyes.config import Settings
 from sharpeyes.devices.alarms import AlarmService
 from sharpeyes.devices.interop import InteropCounters
@@ -26,7 +27,12 @@ from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
+from sharpeyes.sharing.apps import AppService
+from sharpeyes.sharing.enforce import end_streams_of_grant
+from sharpeyes.sharing.models import ShareGrant
 from sharpeyes.sharing.node_secret import get_or_create_secret
+from sharpeyes.sharing.requests import ShareService
+from sharpeyes.sharing.secretbox import SecretBox
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
 from sharpeyes.sip.stack import SipStack
@@ -98,6 +104,16 @@ class Node:
             max_failures=settings.auth.login_max_failures,
             lockout_s=settings.auth.login_lockout_s,
         )
+        self.audit = AuditService(
+            self.db,
+            self.bus,
+            retention_days=settings.audit.retention_days,
+            archive_dir=settings.audit.archive_dir,
+        )
+        self.sharing = ShareService(self.db, self.bus)
+        self.sharing.on_grant_ended = self._grant_ended
+        self.apps = AppService(self.db, self.bus)
+        self.revoked_tokens: dict[str, float] = {}  # jti → exp of logged-out sessions
         self.jobs = JobRunner(self.db, self.bus)
         self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
         self.registrar: Registrar | None = None
@@ -115,6 +131,10 @@ class Node:
         sip = self.settings.sip
         nonce_secret = await get_or_create_secret(self.db, "sip_nonce")
         self.jwt_secret = await get_or_create_secret(self.db, "jwt")
+        box = SecretBox(await get_or_create_secret(self.db, "secretbox"))
+        self.users.secretbox = box
+        self.apps.secretbox = box
+        self.audit.start()
         self.registrar = Registrar(
             self.registry,
             RegistrarPolicy(
@@ -134,6 +154,8 @@ class Node:
         if self.settings.auth.admin_password:
             await self.users.ensure_admin(self.settings.auth.admin_password)
         await self.jobs.start()
+        self.sharing.start()
+        self.apps.start()
         await self.ledger.start()
         await self.registry.load()
         self.registry.start()
@@ -162,10 +184,15 @@ class Node:
 
         from sharpeyes.api.app import create_app
 
+        http = self.settings.http
+        if bool(http.tls_cert) != bool(http.tls_key):
+            raise ValueError("http.tls_cert and http.tls_key must be given together")
         config = uvicorn.Config(
             create_app(self),
-            host=self.settings.http.host,
-            port=self.settings.http.port,
+            host=http.host,
+            port=http.port,
+            ssl_certfile=http.tls_cert,
+            ssl_keyfile=http.tls_key,
             log_level="warning",
             lifespan="off",
             ws="websockets-sansio" if _has_ws_sansio() else "auto",
@@ -218,11 +245,21 @@ class Node:
             if self._http_task is not None:
                 await asyncio.wait([self._http_task], timeout=5)
         await self.jobs.stop()
+        await self.sharing.stop()
+        await self.apps.stop()
         await self.ledger.stop()
         await self.messaging.stop()
         await self.stack.stop()
         await self.registry.stop()
+        await self.audit.stop()
         await self.db.dispose()
+
+    async def _grant_ended(self, grant: ShareGrant, reason: str) -> None:
+        """A grant expired or was revoked: end the live viewers it was carrying."""
+        now = time.time()
+        for jti in [j for j, exp in self.revoked_tokens.items() if exp < now]:
+            del self.revoked_tokens[jti]
+        await end_streams_of_grant(self.live, self.users, grant, reason)
 
     # ------------------------------------------------------------ SIP in
     async def _observed_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:

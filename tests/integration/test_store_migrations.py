@@ -37,6 +37,16 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0003: sharing and audit
+    "share_requests",
+    "share_reviews",
+    "share_grants",
+    "apps",
+    "app_nonces",
+    "webhooks",
+    "webhook_deliveries",
+    "audit_events",
+    "audit_checkpoints",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

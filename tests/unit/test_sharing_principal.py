@@ -8,6 +8,7 @@ from sharpeyes.sharing.principal import (
     ROLE_PERMISSIONS,
     Permission,
     Principal,
+    Right,
     Role,
     has_permission,
 )
@@ -41,7 +42,16 @@ def test_role_permission_table() -> None:
 
 def test_values_are_stable_strings() -> None:
     # Stored in the database and in tokens: renaming them is a migration.
-    assert [r.value for r in Role] == ["admin", "operator", "viewer"]
+    assert [r.value for r in Role] == [
+        "admin",
+        "operator",
+        "viewer",
+        "reviewer_police",
+        "reviewer_data",
+        "department",
+        "auditor",
+    ]
+    assert [r.value for r in Right] == ["live", "playback", "download", "ptz", "snapshot", "api"]
     assert Permission.DEVICES_WRITE == "devices.write"
     assert Permission("live.view") is Permission.LIVE_VIEW
 
@@ -52,3 +62,13 @@ def test_principal_is_frozen() -> None:
         p.role = Role.ADMIN  # type: ignore[misc]
     with pytest.raises(TypeError):
         ROLE_PERMISSIONS[Role.VIEWER] = frozenset(Permission)  # type: ignore[index]
+
+
+def test_department_and_auditor_have_no_own_scope() -> None:
+    dept = Principal(user_id=1, username="d", role=Role.DEPARTMENT, region_codes=None)
+    auditor = Principal(user_id=2, username="a", role=Role.AUDITOR, region_codes=None)
+    assert dept.base_regions == () and auditor.base_regions == ()
+    assert not has_permission(auditor, Permission.LIVE_VIEW)
+    assert not has_permission(auditor, Permission.DEVICES_READ)
+    assert has_permission(auditor, Permission.AUDIT_READ)
+    assert not has_permission(_p(Role.REVIEWER_POLICE), Permission.LIVE_VIEW)

@@ -21,6 +21,8 @@ const routes = [
       { path: 'ledger/cameras/:id', name: 'ledger-camera', component: () => import('./views/CameraRecordView.vue'), props: true },
       { path: 'alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
+      { path: 'sharing', name: 'sharing', component: () => import('./views/SharingView.vue') },
+      { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue') },
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
     ],
   },

@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sharpeyes import __version__
 from sharpeyes.api.routes import (
     alarms,
+    apps,
+    audit,
     auth,
     channels,
     devices,
@@ -22,6 +24,7 @@ from sharpeyes.api.routes import (
     jobs,
     ledger,
     ops,
+    sharing,
     streams,
     ui,
     users,
@@ -64,6 +67,9 @@ def create_app(node: Node) -> FastAPI:
         jobs,
         streams,
         ui,
+        sharing,
+        apps,
+        audit,
     ):
         app.include_router(module.router)
 

@@ -1,4 +1,10 @@
-"""Request dependencies: the node, the authenticated principal, permission checks."""
+"""Request dependencies: the node, the authenticated principal, permission checks.
+
+A caller is either a console/API user (``Authorization: Bearer <token>``) or an
+open-API application (the ``X-SE-*`` signature headers, see ``sharing.signing``).
+Every non-public route depends on :func:`require` (or :func:`current_principal`);
+``tests/integration/test_sharing_route_matrix.py`` fails for a route that does not.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from sharpeyes.live.audit import AuditRecord, audit
 from sharpeyes.sharing.principal import Permission, Principal, has_permission
 from sharpeyes.sharing.tokens import TokenError, decode_access_token
 
@@ -16,6 +23,9 @@ if TYPE_CHECKING:
     from sharpeyes.node import Node
 
 _bearer = HTTPBearer(auto_error=False)
+
+# Routes a user whose password is temporary may still call (to change it).
+PASSWORD_CHANGE_ROUTES = frozenset({"/api/auth/me", "/api/auth/password", "/api/auth/logout"})
 
 
 def get_node(request: Request) -> Node:
@@ -30,9 +40,53 @@ async def principal_from_token(node: Node, token: str) -> Principal:
         claims = decode_access_token(token, node.jwt_secret, time.time())
     except TokenError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}") from exc
-    principal = await node.users.get_principal(int(claims["uid"]))
+    if node.revoked_tokens.get(str(claims["jti"])):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session ended (logged out)")
+    version = claims.get("ver")
+    principal = await node.users.get_principal(
+        int(claims["uid"]), token_version=version if isinstance(version, int) else None
+    )
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "user no longer exists or is disabled")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "user no longer exists, is disabled, or session revoked"
+        )
+    return principal
+
+
+async def _app_principal(request: Request, node: Node) -> Principal:
+    from sharpeyes.sharing.apps import SignatureError
+
+    body = await request.body()
+    try:
+        principal = await node.apps.authenticate(
+            request.method,
+            request.url.path,
+            list(request.query_params.multi_items()),
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+            time.time(),
+        )
+    except SignatureError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"signature refused: {exc.reason.value}",
+            headers={"X-SE-Error": exc.reason.value},
+        ) from exc
+    audit(
+        node.bus,
+        AuditRecord(
+            action="app.call",
+            user_id=0,
+            username=principal.username,
+            target_type="route",
+            target_id=f"{request.method} {request.url.path}",
+            device_id="",
+            client_ip=request.client.host if request.client else None,
+            org_id=principal.org_id,
+            actor=principal.actor,
+            detail={"query": str(request.query_params)},
+        ),
+    )
     return principal
 
 
@@ -40,13 +94,21 @@ async def current_principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    node = get_node(request)
+    if creds is None and "x-se-key" in request.headers:
+        return await _app_principal(request, node)
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "bearer token required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return await principal_from_token(get_node(request), creds.credentials)
+    principal = await principal_from_token(node, creds.credentials)
+    if principal.must_change_password and request.url.path not in PASSWORD_CHANGE_ROUTES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "password change required (POST /api/auth/password)"
+        )
+    return principal
 
 
 def require(perm: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -55,6 +117,7 @@ def require(perm: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"permission {perm.value} required")
         return principal
 
+    check.permission = perm  # type: ignore[attr-defined]  (read by the route-matrix test)
     return check
 
 
@@ -67,3 +130,9 @@ LedgerReader = Annotated[Principal, Depends(require(Permission.LEDGER_READ))]
 LedgerWriter = Annotated[Principal, Depends(require(Permission.LEDGER_WRITE))]
 LedgerImporter = Annotated[Principal, Depends(require(Permission.LEDGER_IMPORT))]
 AnyUser = Annotated[Principal, Depends(current_principal)]
+Requester = Annotated[Principal, Depends(require(Permission.SHARING_REQUEST))]
+Reviewer = Annotated[Principal, Depends(require(Permission.SHARING_REVIEW))]
+SharingAdmin = Annotated[Principal, Depends(require(Permission.SHARING_ADMIN))]
+AppsAdmin = Annotated[Principal, Depends(require(Permission.APPS_ADMIN))]
+Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+SharingReader = Annotated[Principal, Depends(require(Permission.SHARING_READ))]

@@ -11,8 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import annotated_types as at
+from fastapi import Query
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 Int64 = Annotated[int, at.Ge(INT64_MIN), at.Le(INT64_MAX)]
+
+# Paging parameters of every list route (a huge offset is a 422, not an OverflowError).
+Limit = Annotated[Int64, Query(ge=1, le=1000)]
+Offset = Annotated[Int64, Query(ge=0)]

@@ -20,6 +20,7 @@ class PageOut(BaseModel, Generic[T]):
 class LoginIn(BaseModel):
     username: str = Field(max_length=128)
     password: str = Field(max_length=1024)
+    otp: str | None = Field(default=None, max_length=12, description="TOTP code, when enrolled")
 
 
 class UserOut(BaseModel):
@@ -30,6 +31,9 @@ class UserOut(BaseModel):
     display_name: str | None = None
     disabled: bool = False
     region_codes: list[str] | None = None
+    org_id: int | None = None
+    totp_enabled: bool = False
+    must_change_password: bool = False
 
 
 class LoginOut(BaseModel):
@@ -191,14 +195,39 @@ class CatalogSyncOut(BaseModel):
 class UserCreateIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=1024)
-    role: Literal["admin", "operator", "viewer"]
+    role: Literal[
+        "admin",
+        "operator",
+        "viewer",
+        "reviewer_police",
+        "reviewer_data",
+        "department",
+        "auditor",
+    ]
     display_name: str | None = Field(default=None, max_length=128)
     region_codes: list[str] | None = None
+    org_id: int | None = None
+    temporary_password: bool = Field(
+        default=False, description="the user must choose a new password at first login"
+    )
 
 
 class UserUpdateIn(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
-    role: Literal["admin", "operator", "viewer"] | None = None
+    role: (
+        Literal[
+            "admin",
+            "operator",
+            "viewer",
+            "reviewer_police",
+            "reviewer_data",
+            "department",
+            "auditor",
+        ]
+        | None
+    ) = None
     display_name: str | None = Field(default=None, max_length=128)
     disabled: bool | None = None
     region_codes: list[str] | None = None
+    org_id: int | None = None
+    must_change_password: bool | None = None

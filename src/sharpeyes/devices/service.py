@@ -17,8 +17,9 @@ from sharpeyes.errors import ConflictError
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181 import ptz as ptzcodec
 from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
-from sharpeyes.sharing.principal import Principal
-from sharpeyes.sharing.scope import scope_channels, scope_devices
+from sharpeyes.live.audit import AuditRecord, audit
+from sharpeyes.sharing.principal import Principal, Right
+from sharpeyes.sharing.scope import require_right, scope_channels, scope_devices
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Alarm, Channel, Device, StatusEvent
 from sharpeyes.store.paging import Page, fetch_page
@@ -288,8 +289,10 @@ class DeviceService:
         action: str,
         speed: int = 128,
         preset: int | None = None,
+        client_ip: str | None = None,
     ) -> str:
         ch = await self.get_channel(principal, channel_pk)
+        require_right(principal, Right.PTZ, ch)
         if action in ("preset_set", "preset_call", "preset_delete"):
             if preset is None:
                 raise ValueError("preset index required")
@@ -297,6 +300,21 @@ class DeviceService:
         else:
             cmd = ptzcodec.ptz_action(action, speed)
         await self.messaging.ptz(ch.device_id, ch.channel_id, cmd)
+        audit(
+            self.bus,
+            AuditRecord(
+                action="ptz",
+                user_id=principal.user_id,
+                username=principal.username,
+                target_type="channel",
+                target_id=ch.channel_id,
+                device_id=ch.device_id,
+                client_ip=client_ip,
+                org_id=principal.org_id,
+                actor=principal.actor,
+                detail={"channel_pk": ch.id, "action": action, "speed": speed, "preset": preset},
+            ),
+        )
         return cmd
 
     async def presets(self, principal: Principal, channel_pk: int) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sharpeyes.audit.service import Actor, record_on_commit
 from sharpeyes.ledger.models import LedgerChange
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.store.models import utcnow
@@ -63,13 +64,34 @@ async def record(
     *,
     job_id: str | None = None,
 ) -> None:
-    """Add one history row to the caller's transaction."""
+    """Add one history row, and its audit-trail row (sealed at commit), to the caller's
+    transaction."""
     session.add(
         LedgerChange(**change_row(principal, entity, entity_id, action, changes, job_id=job_id))
+    )
+    record_on_commit(
+        session,
+        Actor.of(principal),
+        f"ledger.{action}",
+        entity,
+        entity_id if entity_id is not None else "",
+        detail={"changes": changes, "job_id": job_id},
     )
 
 
 async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Bulk form for imports (rows from :func:`change_row`)."""
+    """Bulk form for imports (rows from :func:`change_row`); one audit row per batch."""
     if rows:
         await session.execute(insert(LedgerChange), rows)
+        first = rows[0]
+        record_on_commit(
+            session,
+            Actor(
+                f"user:{first['user_id']}" if first["user_id"] is not None else "system",
+                first["username"],
+            ),
+            "ledger.import",
+            first["entity"],
+            first.get("job_id") or "",
+            detail={"rows": len(rows), "actions": sorted({r["action"] for r in rows})},
+        )

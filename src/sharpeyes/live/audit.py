@@ -1,9 +1,10 @@
 """Audit records for viewing (every view/playback/download/export/PTZ/grant is audited).
 
-There is no audit module yet (the hash-chained ``audit/`` will own the table);
-until then each view is written to the ``sharpeyes.audit`` logger as one JSON
-line and published on the bus as ``audit.view``, in the shape an ``audit_events``
-row will take, so the audit module can subscribe without changing callers.
+Each record is written to the ``sharpeyes.audit`` logger as one JSON line,
+published on the bus as ``audit.view``, and handed to every registered sink: the
+node's ``audit.service.AuditService`` registers one that writes the record into
+the hash-chained ``audit_events`` table. Actions that write to the database
+record their row in their own transaction with ``audit.service.record`` instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import json
 import logging
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,17 +34,37 @@ class AuditRecord:
     client_ip: str | None
     detail: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
+    outcome: str = "ok"  # ok | denied | failed
+    org_id: int | None = None
+    actor: str | None = None  # "app:<id>" for open-API calls; default "user:<user_id>"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+Sink = Callable[[AuditRecord], None]
+_sinks: weakref.WeakKeyDictionary[EventBus, list[Sink]] = weakref.WeakKeyDictionary()
+
+
+def add_sink(bus: EventBus, sink: Sink) -> None:
+    """Also hand every record audited on ``bus`` to ``sink`` (must not block)."""
+    _sinks.setdefault(bus, []).append(sink)
+
+
+def remove_sink(bus: EventBus, sink: Sink) -> None:
+    with contextlib.suppress(ValueError):
+        _sinks.get(bus, []).remove(sink)
+
+
 def audit(bus: EventBus, record: AuditRecord) -> None:
-    """Log and publish one audit record (never raises: auditing must not break viewing)."""
+    """Log, publish and store one audit record (never raises: auditing must not break viewing)."""
     data = record.as_dict()
     with contextlib.suppress(Exception):  # a failing log handler must not stop the view
         log.info(json.dumps(data, ensure_ascii=False, default=str))
+    for sink in list(_sinks.get(bus, ())):
+        with contextlib.suppress(Exception):
+            sink(record)
     bus.publish("audit.view", **data)
 
 
-__all__ = ["AuditRecord", "audit"]
+__all__ = ["AuditRecord", "add_sink", "audit", "remove_sink"]

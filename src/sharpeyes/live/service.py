@@ -41,10 +41,11 @@ from sharpeyes.live.session import (
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
-from sharpeyes.sharing.principal import Permission, Principal, has_permission
-from sharpeyes.sharing.scope import can_see_channel
+from sharpeyes.sharing.principal import Principal, Right
+from sharpeyes.sharing.scope import can_see_channel, require_right
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
+from sharpeyes.sharing.watermark import burn_jpeg, needs_watermark, watermark_text
 from sharpeyes.store.models import Channel, ChannelKind
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class LiveService:
     ) -> PlayGrant:
         """Open (or join) the channel's live stream; waits for its first keyframe."""
         ch = await self.devices.get_channel(principal, channel_pk)
+        require_right(principal, Right.LIVE, ch)
         session = await self._session_for(principal, ch, stream)
         token, exp = issue_stream_token(
             self.secret,
@@ -161,6 +163,8 @@ class LiveService:
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "stream": stream, "session": session.id},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return PlayGrant(session, token, exp)
@@ -170,6 +174,7 @@ class LiveService:
     ) -> bytes:
         """JPEG of the latest keyframe; opens a short session when none is running."""
         ch = await self.devices.get_channel(principal, channel_pk)
+        require_right(principal, Right.SNAPSHOT, ch)
         session = self._running(ch) or await self._session_for(principal, ch, "main")
         hub = session.hub
         keyframe = hub.last_keyframe
@@ -184,6 +189,9 @@ class LiveService:
             except SnapshotError as exc:
                 raise StreamEnded(EndReason.DECODE_FAILURE, str(exc), 502) from exc
             session.snapshot_cache = (hub.keyframes, jpeg)
+        if needs_watermark(principal):
+            text = watermark_text(principal, ch.channel_id)
+            jpeg = await asyncio.to_thread(burn_jpeg, jpeg, text)
         audit(
             self.bus,
             AuditRecord(
@@ -195,6 +203,8 @@ class LiveService:
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "session": session.id},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return jpeg
@@ -534,18 +544,16 @@ class LiveService:
                 raise TimeoutError("no HLS segment yet")
             await asyncio.sleep(0.1)
 
-    def may_view(self, principal: Principal, s: LiveSession) -> bool:
-        """Whether ``principal`` (reloaded per request) may still watch this stream."""
-        return has_permission(principal, Permission.LIVE_VIEW) and can_see_channel(
-            principal, s.key.channel_id, self._civil.get(s.id)
-        )
-
     # ------------------------------------------------------------- reading
+    def civil_code_of(self, session_id: str) -> str | None:
+        """The civil code of the session's channel (what scope decisions use)."""
+        return self._civil.get(session_id)
+
     def visible(self, principal: Principal) -> list[LiveSession]:
         return [
             s
             for s in self.sessions.values()
-            if can_see_channel(principal, s.key.channel_id, self._civil.get(s.id))
+            if can_see_channel(principal, s.key.channel_id, self._civil.get(s.id), s.channel_pk)
         ]
 
     def describe(self, principal: Principal) -> dict[str, Any]:
@@ -556,7 +564,9 @@ class LiveService:
             "ended": [
                 {k: v for k, v in e.items() if k != "civil_code"}
                 for e in reversed(self.ended)
-                if can_see_channel(principal, e["channel_id"], e.get("civil_code"))
+                if can_see_channel(
+                    principal, e["channel_id"], e.get("civil_code"), e.get("channel_pk")
+                )
             ][:50],
             "capacity": {
                 "sessions": len(self.sessions),

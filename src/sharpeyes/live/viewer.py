@@ -24,9 +24,12 @@ _TEXT, _INIT, _KEY, _MEDIA = 0, 1, 2, 3
 class WsViewer:
     """Implements the hub's ``Consumer`` protocol; :meth:`next_batch` feeds the socket task."""
 
-    def __init__(self, *, max_bytes: int = 8 * 1024 * 1024, user: str = "") -> None:
+    def __init__(
+        self, *, max_bytes: int = 8 * 1024 * 1024, user: str = "", user_id: int | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self.user = user
+        self.user_id = user_id  # whose right is re-checked when a grant ends
         self._items: deque[tuple[int, bytes | str]] = deque()
         self._bytes = 0
         self._wake = asyncio.Event()

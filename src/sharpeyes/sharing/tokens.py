@@ -29,8 +29,14 @@ class TokenError(Exception):
         self.reason = reason
 
 
-def issue_access_token(principal: Principal, secret: bytes, ttl_s: int, now: float) -> str:
-    """Signed token for ``principal`` valid for ``ttl_s`` seconds from ``now``."""
+def issue_access_token(
+    principal: Principal, secret: bytes, ttl_s: int, now: float, *, version: int | None = None
+) -> str:
+    """Signed token for ``principal`` valid for ``ttl_s`` seconds from ``now``.
+
+    ``version`` is the user's session version: bumping it (logout everywhere,
+    password change, disable) invalidates every token issued before.
+    """
     if not secret:
         raise ValueError("empty signing secret")
     if ttl_s <= 0:
@@ -45,6 +51,8 @@ def issue_access_token(principal: Principal, secret: bytes, ttl_s: int, now: flo
         "exp": iat + int(ttl_s),
         "jti": secrets.token_urlsafe(16),
     }
+    if version is not None:
+        claims["ver"] = int(version)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

@@ -10,27 +10,44 @@ import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
+import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sharpeyes.audit.service import SYSTEM, Actor
+from sharpeyes.audit.service import record as audit_record
+from sharpeyes.sharing.grants import active_grants
 from sharpeyes.sharing.passwords import hash_password, needs_rehash, verify_password
-from sharpeyes.sharing.principal import Principal, Role
+from sharpeyes.sharing.principal import Principal, Right, Role
+from sharpeyes.sharing.secretbox import SecretBox
 from sharpeyes.sharing.throttle import FailureThrottle
 from sharpeyes.store.db import Database
-from sharpeyes.store.models import User
+from sharpeyes.store.models import User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_USERNAME_LENGTH = 64
 ADMIN_USERNAME = "admin"
 _REGION_CODE = re.compile(r"[0-9]{1,20}")
-_UPDATABLE = frozenset({"username", "password", "role", "display_name", "disabled", "region_codes"})
+_UPDATABLE = frozenset(
+    {
+        "username",
+        "password",
+        "role",
+        "display_name",
+        "disabled",
+        "region_codes",
+        "org_id",
+        "must_change_password",
+    }
+)
 
 
 class AuthError(Exception):
@@ -72,6 +89,10 @@ class UserInfo:
     region_codes: tuple[str, ...] | None
     created_at: datetime
     updated_at: datetime
+    org_id: int | None = None
+    totp_enabled: bool = False
+    must_change_password: bool = False
+    token_version: int = 0
 
 
 def _info(user: User) -> UserInfo:
@@ -84,15 +105,22 @@ def _info(user: User) -> UserInfo:
         region_codes=None if user.region_codes is None else tuple(user.region_codes),
         created_at=user.created_at,
         updated_at=user.updated_at,
+        org_id=user.org_id,
+        totp_enabled=user.totp_secret is not None,
+        must_change_password=user.must_change_password,
+        token_version=user.token_version,
     )
 
 
-def _principal(user: User) -> Principal:
+def _principal(user: User, granted: Mapping[int, frozenset[Right]] | None = None) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
         role=Role(user.role),
         region_codes=None if user.region_codes is None else tuple(user.region_codes),
+        org_id=user.org_id,
+        granted=granted if granted is not None else MappingProxyType({}),
+        must_change_password=user.must_change_password,
     )
 
 
@@ -104,11 +132,29 @@ def _check_username(username: str) -> str:
     return username
 
 
-def _check_password(password: str) -> str:
+def _classes(password: str) -> int:
+    return sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+
+
+def _check_password(password: str, username: str | None = None) -> str:
+    """Policy: length, at least two character classes, not the username."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    if _classes(password) < 2:
+        raise ValueError(
+            "password must mix at least two of: lower case, upper case, digits, symbols"
+        )
+    if username and password.casefold() == username.casefold():
+        raise ValueError("password must not be the username")
     return password
 
 
@@ -154,6 +200,7 @@ class UserService:
         self._by_user = FailureThrottle(max_failures, window_s, lockout_s, max_keys)
         self._by_ip = FailureThrottle(ip_max_failures, window_s, lockout_s, max_keys)
         self._dummy_hash: str | None = None
+        self.secretbox: SecretBox | None = None  # set by the node once its secrets are loaded
         # Each argon2 run takes ~64 MiB and a core for ~0.1 s: a login flood must
         # queue here rather than exhaust memory or starve the SIP/media loop.
         self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
@@ -174,9 +221,10 @@ class UserService:
         return self._dummy_hash
 
     async def authenticate(
-        self, username: str, password: str, client_ip: str, now: float
+        self, username: str, password: str, client_ip: str, now: float, otp: str | None = None
     ) -> Principal:
-        """Check credentials; raises :class:`ThrottledError` or :class:`AuthError`."""
+        """Check credentials (and the TOTP code when the user enrolled one); raises
+        :class:`ThrottledError` or :class:`AuthError` ("otp_required", "invalid_otp")."""
         user_key = username[: MAX_USERNAME_LENGTH + 1].casefold()
         ip_key = client_ip[:64]
         retry = max(self._by_user.is_locked(user_key, now), self._by_ip.is_locked(ip_key, now))
@@ -195,11 +243,87 @@ class UserService:
             raise AuthError("invalid_credentials")
         if user.disabled:
             raise AuthError("disabled")
+        if user.totp_secret is not None:
+            if not otp:
+                raise AuthError("otp_required")
+            if not self._totp(user.totp_secret).verify(otp, for_time=now, valid_window=1):
+                self._by_user.record_failure(user_key, now)
+                self._by_ip.record_failure(ip_key, now)
+                raise AuthError("invalid_otp")
 
         self._by_user.record_success(user_key)
         if needs_rehash(user.password_hash):
             await self._set_password_hash(user.id, await self._hash(password))
         return _principal(user)
+
+    def _totp(self, sealed: str) -> pyotp.TOTP:
+        if self.secretbox is None:
+            raise AuthError("invalid_otp")
+        return pyotp.TOTP(self.secretbox.open(sealed))
+
+    @staticmethod
+    def new_totp_secret() -> str:
+        return pyotp.random_base32()
+
+    async def enable_totp(
+        self, user_id: int, secret: str, code: str, now: float, *, actor: Actor | None = None
+    ) -> None:
+        """Turn on the second factor once the user proves their authenticator has ``secret``."""
+        if self.secretbox is None:
+            raise ValueError("node not started")
+        if not pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1):
+            raise ValueError("the code does not match the secret")
+        async with self._db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(user_id)
+            user.totp_secret = self.secretbox.seal(secret)
+            await audit_record(session, actor or SYSTEM, "user.totp_enable", "user", user_id)
+            await session.commit()
+
+    async def disable_totp(self, user_id: int, *, actor: Actor | None = None) -> None:
+        async with self._db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(user_id)
+            user.totp_secret = None
+            await audit_record(session, actor or SYSTEM, "user.totp_disable", "user", user_id)
+            await session.commit()
+
+    async def change_own_password(
+        self, user_id: int, old: str, new: str, *, actor: Actor | None = None
+    ) -> None:
+        """The user's own change: needs the old password; clears a forced change and
+        ends every other session (version bump)."""
+        async with self._db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(user_id)
+            stored = user.password_hash
+        if not await self._verify(stored, old):
+            raise AuthError("invalid_credentials")
+        if old == new:
+            raise ValueError("the new password must differ from the old one")
+        new_hash = await self._hash(_check_password(new, user.username))
+        async with self._db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(user_id)
+            user.password_hash = new_hash
+            user.must_change_password = False
+            user.token_version += 1
+            await audit_record(session, actor or SYSTEM, "user.password", "user", user_id)
+            await session.commit()
+
+    async def revoke_sessions(self, user_id: int, *, actor: Actor | None = None) -> None:
+        """Logout everywhere: every token issued so far stops working."""
+        async with self._db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(user_id)
+            user.token_version += 1
+            await audit_record(session, actor or SYSTEM, "auth.logout_all", "user", user_id)
+            await session.commit()
 
     async def _set_password_hash(self, user_id: int, password_hash: str) -> None:
         async with self._db.session() as session:
@@ -224,19 +348,42 @@ class UserService:
         role: Role | str,
         display_name: str | None = None,
         region_codes: Iterable[str] | None = None,
+        *,
+        org_id: int | None = None,
+        temporary_password: bool = False,
+        actor: Actor | None = None,
     ) -> UserInfo:
-        """Add a user; ValueError on invalid input, UserExistsError if the name is taken."""
+        """Add a user; ValueError on invalid input, UserExistsError if the name is taken.
+
+        ``temporary_password``: the user must choose a new password at first login.
+        """
         user = User(
             username=_check_username(username),
             role=Role(role).value,
             display_name=display_name,
             disabled=False,
             region_codes=_check_region_codes(region_codes),
-            password_hash=await self._hash(_check_password(password)),
+            org_id=org_id,
+            must_change_password=temporary_password,
+            password_hash=await self._hash(_check_password(password, username)),
         )
         async with self._db.session() as session:
             session.add(user)
             try:
+                await session.flush()
+                await audit_record(
+                    session,
+                    actor or SYSTEM,
+                    "user.create",
+                    "user",
+                    user.id,
+                    detail={
+                        "username": username,
+                        "role": user.role,
+                        "org_id": org_id,
+                        "region_codes": user.region_codes,
+                    },
+                )
                 await session.commit()
             except IntegrityError as e:
                 raise UserExistsError(f"user {username!r} already exists") from e
@@ -252,7 +399,9 @@ class UserService:
             user = await session.get(User, user_id)
             return None if user is None else _info(user)
 
-    async def update_user(self, user_id: int, **changes: Any) -> UserInfo:
+    async def update_user(
+        self, user_id: int, *, actor: Actor | None = None, **changes: Any
+    ) -> UserInfo:
         """Change any of username, password, role, display_name, disabled, region_codes.
 
         Refuses (ValueError) to demote or disable the last active admin, which would
@@ -272,25 +421,42 @@ class UserService:
             values["disabled"] = bool(changes["disabled"])
         if "region_codes" in changes:
             values["region_codes"] = _check_region_codes(changes["region_codes"])
-        if "password" in changes:
-            values["password_hash"] = await self._hash(_check_password(changes["password"]))
+        if "org_id" in changes:
+            values["org_id"] = None if changes["org_id"] is None else int(changes["org_id"])
+        if "must_change_password" in changes:
+            values["must_change_password"] = bool(changes["must_change_password"])
 
         async with self._db.session() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFoundError(user_id)
+            if "password" in changes:
+                values["password_hash"] = await self._hash(
+                    _check_password(changes["password"], values.get("username", user.username))
+                )
             was_admin = _is_active_admin(user)
+            # Sessions end on password change and on disable (tokens carry the version).
+            if "password_hash" in values or values.get("disabled"):
+                values["token_version"] = user.token_version + 1
             for name, value in values.items():
                 setattr(user, name, value)
             if was_admin and not _is_active_admin(user):
                 await self._ensure_other_admin(session, user_id)
             try:
+                await audit_record(
+                    session,
+                    actor or SYSTEM,
+                    "user.password" if set(changes) == {"password"} else "user.update",
+                    "user",
+                    user_id,
+                    detail={k: ("***" if k == "password" else v) for k, v in changes.items()},
+                )
                 await session.commit()
             except IntegrityError as e:
                 raise UserExistsError(f"user {values.get('username')!r} already exists") from e
             return _info(user)
 
-    async def delete_user(self, user_id: int) -> None:
+    async def delete_user(self, user_id: int, *, actor: Actor | None = None) -> None:
         """Remove a user; UserNotFoundError if absent, ValueError for the last admin."""
         async with self._db.session() as session:
             user = await session.get(User, user_id)
@@ -298,6 +464,14 @@ class UserService:
                 raise UserNotFoundError(user_id)
             if _is_active_admin(user):
                 await self._ensure_other_admin(session, user_id)
+            await audit_record(
+                session,
+                actor or SYSTEM,
+                "user.delete",
+                "user",
+                user_id,
+                detail={"username": user.username},
+            )
             await session.delete(user)
             await session.commit()
 
@@ -311,10 +485,17 @@ class UserService:
         if not others:
             raise ValueError("refusing to remove the last active admin")
 
-    async def get_principal(self, user_id: int) -> Principal | None:
-        """The current principal for a token's ``uid``; None if deleted or disabled."""
+    async def get_principal(
+        self, user_id: int, token_version: int | None = None, now: datetime | None = None
+    ) -> Principal | None:
+        """The current principal for a token's ``uid``, with its organisation's active
+        grants; None if deleted, disabled, or (``token_version`` given) the session
+        was revoked since the token was issued."""
         async with self._db.session() as session:
             user = await session.get(User, user_id)
             if user is None or user.disabled:
                 return None
-            return _principal(user)
+            if token_version is not None and token_version != user.token_version:
+                return None
+            granted = await active_grants(session, user.org_id, now or utcnow())
+            return _principal(user, granted)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -283,6 +284,14 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Civil-code prefixes the user may see; None (SQL NULL) means everything.
     region_codes: Mapped[list[str] | None] = mapped_column(JSONType)
+    # The user's organisation (ledger organisation tree); its grants widen the scope.
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # Fernet-sealed base32
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # Bumped to revoke every session at once (logout everywhere, password change, disable).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

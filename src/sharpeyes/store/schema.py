@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import sharpeyes.audit.models
 import sharpeyes.jobs
-import sharpeyes.ledger.models  # noqa: F401  (registers the ledger tables)
+import sharpeyes.ledger.models
+import sharpeyes.sharing.models  # noqa: F401  (share requests, grants, apps)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
 from sharpeyes.store.models import Base
 

@@ -1,7 +1,7 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users' },
-  roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', undefined: '' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
+  roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', reviewer_police: 'Police reviewer', reviewer_data: 'Data bureau reviewer', department: 'Department user', auditor: 'Auditor', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
     actions: 'Actions', cancel: 'Cancel', close: 'Close', confirm: 'Confirm', delete: 'Delete', edit: 'Edit', no: 'No', yes: 'Yes',
@@ -46,6 +46,7 @@ export default {
       device_bye: 'the camera hung up', invite_failed: 'the camera refused the request',
       media_connect_failed: 'could not connect to the camera', device_offline: 'the camera went offline',
       idle: 'nobody was watching', stopped: 'stopped by an operator', shutdown: 'the node is shutting down',
+      grant_revoked: 'the share grant was revoked', grant_expired: 'the share grant expired',
       error: 'error',
     },
     ended: 'Video stopped', retry: 'Retry', noStream: 'The node offered no playable stream', noFrame: 'No picture yet', snapshot: 'Snapshot', fullscreen: 'Full screen',
@@ -79,5 +80,17 @@ export default {
     doneDetail: '{imported} rows imported ({created} new, {updated} updated), {skipped} skipped', failed: 'Import failed',
     errorSummary: '{count} errors in {rows} rows:', truncated: '(only the first ones are listed)', row: 'Row', column: 'Column', value: 'Value', reason: 'Reason',
     again: 'Import again', another: 'Import another', fixAndRetry: 'Fix the file and import again', importValid: 'Import the valid rows', toLedger: 'Open the ledger',
+  },
+  sharing: {
+    requests: 'Share requests', mine: 'My requests', review: 'Review queue', grants: 'Grants', new: 'New request',
+    title: 'Title', purpose: 'Purpose', channels: 'Channels', rights: 'Rights', period: 'Period', state: 'State',
+    submit: 'Submit', draft: 'Save as draft', approve: 'Approve', reject: 'Reject', stage: 'Stage', revoke: 'Revoke',
+    left: 'Time left', expired: 'expired', created: 'Request submitted', reviewed: 'Review recorded', revoked: 'Grant revoked',
+    right: { live: 'Live', playback: 'Playback', download: 'Download', ptz: 'PTZ', snapshot: 'Snapshot', api: 'Open API' },
+    states: { draft: 'Draft', submitted: 'Submitted', approved: 'Approved', rejected: 'Rejected', withdrawn: 'Withdrawn', expired: 'Expired', revoked: 'Revoked', active: 'Active' },
+  },
+  audit: {
+    title: 'Audit trail', actor: 'Actor', action: 'Action', target: 'Target', outcome: 'Outcome', at: 'Time', ip: 'Client',
+    search: 'Search', export: 'Export', verify: 'Verify chain', ok: 'Chain intact: {rows} rows', broken: 'Chain broken at row {row}',
   },
 }

@@ -1,7 +1,7 @@
 export default {
   app: { title: '公共安全视频图像信息共享平台', logout: '退出', live: '实时', reconnecting: '重连中', events: '事件推送' },
-  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', alarms: '报警', users: '用户管理' },
-  roles: { admin: '管理员', operator: '操作员', viewer: '查看员', undefined: '' },
+  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
+  roles: { admin: '管理员', operator: '操作员', viewer: '查看员', reviewer_police: '公安审核', reviewer_data: '数据资源局审核', department: '共享单位用户', auditor: '审计员', undefined: '' },
   login: { username: '用户名', password: '密码', submit: '登录', required: '请输入用户名和密码', wrong: '用户名或密码错误', throttled: '失败次数过多，请稍后再试' },
   common: {
     actions: '操作', cancel: '取消', close: '关闭', confirm: '确认', delete: '删除', edit: '编辑', no: '否', yes: '是',
@@ -45,6 +45,7 @@ export default {
       decode_failure: '视频无法解码', device_bye: '摄像机挂断了', invite_failed: '摄像机拒绝了请求',
       media_connect_failed: '无法连接摄像机', device_offline: '摄像机已离线', idle: '无人观看',
       stopped: '已被操作员停止', shutdown: '节点正在关闭', error: '错误',
+      grant_revoked: '共享授权已被撤销', grant_expired: '共享授权已过期',
     },
     ended: '视频已中断', retry: '重试', noStream: '节点未提供可播放的流', noFrame: '尚无画面', snapshot: '抓图', fullscreen: '全屏',
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
@@ -77,5 +78,17 @@ export default {
     doneDetail: '导入 {imported} 行（新建 {created}，更新 {updated}），跳过 {skipped} 行', failed: '导入失败',
     errorSummary: '{rows} 行共 {count} 处错误：', truncated: '（仅列出前若干条）', row: '行号', column: '列', value: '值', reason: '原因',
     again: '重新导入', another: '继续导入', fixAndRetry: '修改文件后重新导入', importValid: '只导入正确的行', toLedger: '查看台账',
+  },
+  sharing: {
+    requests: '资源申请', mine: '我的申请', review: '待我审核', grants: '授权', new: '新建申请',
+    title: '标题', purpose: '用途', channels: '通道', rights: '权限', period: '期限', state: '状态',
+    submit: '提交', draft: '存为草稿', approve: '通过', reject: '驳回', stage: '审核环节', revoke: '撤销',
+    left: '剩余时间', expired: '已到期', created: '申请已提交', reviewed: '审核已记录', revoked: '授权已撤销',
+    right: { live: '实时', playback: '回放', download: '下载', ptz: '云台', snapshot: '抓图', api: '开放接口' },
+    states: { draft: '草稿', submitted: '已提交', approved: '已批准', rejected: '已驳回', withdrawn: '已撤回', expired: '已到期', revoked: '已撤销', active: '生效中' },
+  },
+  audit: {
+    title: '审计日志', actor: '操作人', action: '操作', target: '对象', outcome: '结果', at: '时间', ip: '客户端',
+    search: '查询', export: '导出', verify: '校验哈希链', ok: '哈希链完整：{rows} 条', broken: '哈希链在第 {row} 条断开',
   },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from sharpeyes.api.deps import NodeDep, PtzUser, Reader
 from sharpeyes.api.params import Int64
@@ -70,9 +70,16 @@ async def get_channel(channel_pk: Int64, principal: Reader, node: NodeDep) -> Ch
 
 
 @router.post("/{channel_pk}/ptz", response_model=PtzOut)
-async def ptz(channel_pk: Int64, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
+async def ptz(
+    channel_pk: Int64, body: PtzIn, request: Request, principal: PtzUser, node: NodeDep
+) -> PtzOut:
     cmd = await node.devices.ptz(
-        principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset
+        principal,
+        channel_pk,
+        action=body.action,
+        speed=body.speed,
+        preset=body.preset,
+        client_ip=request.client.host if request.client else None,
     )
     return PtzOut(command=cmd)
 

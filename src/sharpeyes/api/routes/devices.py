@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from sharpeyes.api.deps import NodeDep, Reader, Writer
-from sharpeyes.api.params import Int64
+from sharpeyes.api.params import Int64, Limit, Offset
 from sharpeyes.api.schemas import (
     AdmissionIn,
     CatalogSyncOut,
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from sharpeyes.node import Node
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
-
-Limit = Annotated[Int64, Query(ge=1, le=1000)]
-Offset = Annotated[Int64, Query(ge=0)]
 
 
 @router.get("", response_model=PageOut[DeviceOut])

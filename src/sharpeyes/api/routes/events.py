@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, st
 
 from sharpeyes.api.deps import principal_from_token
 from sharpeyes.sharing.principal import Permission, Principal, Role, has_permission
-from sharpeyes.sharing.scope import can_see_device
+from sharpeyes.sharing.scope import event_visible
 
 router = APIRouter(tags=["events"])
 
@@ -30,6 +30,7 @@ async def events(ws: WebSocket, token: str = "") -> None:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
         return
     await ws.accept()
+    cache: dict[str, bool] = {}
     with node.bus.subscribe() as sub:
         reader = asyncio.create_task(_drain(ws))
         try:
@@ -40,13 +41,29 @@ async def events(ws: WebSocket, token: str = "") -> None:
                     getter.cancel()
                     break
                 event = getter.result()
-                device_id = event.data.get("device_id")
-                if device_id and not can_see_device(principal, device_id):
-                    continue
+                if event.type == "grant.changed":
+                    # The principal's grants changed: reload it, forget cached answers.
+                    if event.data.get("org_id") == principal.org_id:
+                        fresh = await node.users.get_principal(principal.user_id)
+                        if fresh is None:
+                            break
+                        principal, cache = fresh, {}
+                    elif not has_permission(principal, Permission.SHARING_ADMIN):
+                        continue
+                elif event.type.startswith("audit."):
+                    # who watched what, from where: auditors and admins see every
+                    # record, anyone else only their own
+                    if not (
+                        has_permission(principal, Permission.AUDIT_READ)
+                        or event.data.get("user_id") == principal.user_id
+                    ):
+                        continue
+                else:
+                    async with node.db.session() as session:
+                        if not await event_visible(session, principal, event.data, cache):
+                            continue
                 if event.type == "job.updated" and not _may_see_job(principal, event.data):
                     continue
-                if event.type.startswith("audit.") and not _may_see_job(principal, event.data):
-                    continue  # who watched what, from where: the user's own, or admins
                 payload = event.as_dict()
                 if sub.dropped:
                     payload["dropped"] = sub.dropped
@@ -61,7 +78,7 @@ async def events(ws: WebSocket, token: str = "") -> None:
 
 
 def _may_see_job(principal: Principal, data: dict[str, object]) -> bool:
-    """Job progress and audit records go to the user they are about, and to admins."""
+    """Job progress goes to the user it is about, and to admins."""
     return principal.role == Role.ADMIN or data.get("user_id") == principal.user_id
 
 

@@ -47,14 +47,12 @@ from sharpeyes.api.ledger_schemas import (
     RegionOut,
     RegionPatch,
 )
-from sharpeyes.api.params import Int64
+from sharpeyes.api.params import Int64, Limit, Offset
 from sharpeyes.api.schemas import PageOut
 from sharpeyes.ledger.queries import CameraFilters
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
 
-Limit = Annotated[Int64, Query(ge=1, le=1000)]
-Offset = Annotated[Int64, Query(ge=0)]
 Fmt = Annotated[str, Query(alias="format", pattern="^(xlsx|csv)$")]
 RegionQ = Annotated[str | None, Query(pattern=r"^\d{2,12}$", description="region subtree")]
 

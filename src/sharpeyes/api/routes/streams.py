@@ -35,7 +35,8 @@ from sharpeyes.api.deps import NodeDep, require
 from sharpeyes.api.params import Int64
 from sharpeyes.live.session import LiveSession
 from sharpeyes.live.viewer import WsViewer
-from sharpeyes.sharing.principal import Permission, Principal, has_permission
+from sharpeyes.sharing.principal import Permission, Principal, Right, has_permission
+from sharpeyes.sharing.scope import decide
 from sharpeyes.sharing.stream_tokens import StreamClaims
 from sharpeyes.sharing.tokens import TokenError
 
@@ -147,7 +148,7 @@ async def _hls(node: Any, session_id: str, token: str) -> tuple[LiveSession, Str
     except LookupError as exc:
         raise HTTPException(status.HTTP_410_GONE, str(exc)) from exc
     principal = await node.users.get_principal(claims.user_id)
-    if principal is None or not node.live.may_view(principal, s):
+    if principal is None or not await may_watch(node, principal, s.channel_pk):
         s.hls_clients.pop(claims.token_id, None)
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "this user may no longer watch the stream; play again"
@@ -169,6 +170,8 @@ def _with_token(playlist: str, token: str) -> str:
 
 @router.get("/api/streams/{session_id}/hls/index.m3u8")
 async def hls_playlist(session_id: str, node: NodeDep, token: str = "") -> Response:
+    # Players poll the playlist every segment: _hls re-decides, which ends an HLS viewer
+    # whose grant expired or was revoked within one segment duration.
     s, _ = await _hls(node, session_id, token)
     try:
         text = await node.live.hls_playlist(s)
@@ -221,11 +224,15 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "") -> None:
         await ws.close(code=4410, reason=str(exc)[:120])
         return
     principal = await node.users.get_principal(claims.user_id)
-    if principal is None or not has_permission(principal, Permission.LIVE_VIEW):
+    if principal is None or not await may_watch(node, principal, session.channel_pk):
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
         return
     await ws.accept()
-    viewer = WsViewer(max_bytes=node.settings.media.viewer_queue_max_bytes, user=principal.username)
+    viewer = WsViewer(
+        max_bytes=node.settings.media.viewer_queue_max_bytes,
+        user=principal.username,
+        user_id=principal.user_id,
+    )
     try:
         node.live.attach(session, viewer)
     except LookupError as exc:
@@ -253,6 +260,23 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "") -> None:
             await reader
     if not closed_by_client and viewer.ended is not None:
         await _end(ws, *viewer.ended)
+
+
+async def may_watch(node: Any, principal: Principal, channel_pk: int) -> bool:
+    """Still allowed to watch (the live right, through ``sharing.scope.decide``)?"""
+    if not has_permission(principal, Permission.LIVE_VIEW):
+        return False
+    try:
+        ch = await node.devices.get_channel(principal, channel_pk)
+    except LookupError:
+        return False
+    return decide(
+        principal,
+        Right.LIVE,
+        channel_pk=ch.id,
+        channel_id=ch.channel_id,
+        civil_code=ch.civil_code,
+    )
 
 
 async def _read_until_closed(ws: WebSocket, viewer: WsViewer) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sharpeyes.api.deps import Admin, NodeDep
 from sharpeyes.api.params import Int64
 from sharpeyes.api.schemas import UserCreateIn, UserOut, UserUpdateIn
+from sharpeyes.audit.service import Actor
 from sharpeyes.sharing.users import UserExistsError, UserNotFoundError
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -26,6 +27,9 @@ async def create_user(body: UserCreateIn, principal: Admin, node: NodeDep) -> Us
             body.role,
             display_name=body.display_name,
             region_codes=body.region_codes,
+            org_id=body.org_id,
+            temporary_password=body.temporary_password,
+            actor=Actor.of(principal),
         )
     except UserExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "username already exists") from exc
@@ -37,7 +41,9 @@ async def update_user(
     user_id: Int64, body: UserUpdateIn, principal: Admin, node: NodeDep
 ) -> UserOut:
     try:
-        user = await node.users.update_user(user_id, **body.model_dump(exclude_unset=True))
+        user = await node.users.update_user(
+            user_id, actor=Actor.of(principal), **body.model_dump(exclude_unset=True)
+        )
     except UserNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from exc
     return UserOut.model_validate(user)
@@ -48,7 +54,7 @@ async def delete_user(user_id: Int64, principal: Admin, node: NodeDep) -> Respon
     if user_id == principal.user_id:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "you cannot delete yourself")
     try:
-        await node.users.delete_user(user_id)
+        await node.users.delete_user(user_id, actor=Actor.of(principal))
     except UserNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
