@@ -23,6 +23,7 @@ from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
+from sharpeyes.messages.service import MessageService
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
@@ -68,6 +69,7 @@ class Node:
             query_timeout=sip.query_timeout_s,
         )
         self.devices = DeviceService(self.db, self.registry, self.messaging, self.bus)
+        self.messages = MessageService(self.db, self.bus, self.devices, self.messaging)
         self.dialogs = DialogLayer(self.stack)
         self.inviter = MediaInviter(
             self.dialogs,
@@ -131,6 +133,7 @@ class Node:
         self.registry.start()
         await self.stack.start()
         self.messaging.start()
+        self.messages.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
@@ -203,6 +206,7 @@ class Node:
                 await asyncio.wait([self._http_task], timeout=5)
         await self.jobs.stop()
         await self.ledger.stop()
+        await self.messages.stop()
         await self.messaging.stop()
         await self.stack.stop()
         await self.registry.stop()

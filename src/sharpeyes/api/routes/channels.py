@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from sharpeyes.api.deps import NodeDep, PtzUser, Reader
 from sharpeyes.api.schemas import ChannelOut, PageOut, PtzIn, PtzOut
@@ -50,9 +50,16 @@ async def get_channel(channel_pk: int, principal: Reader, node: NodeDep) -> Chan
 
 
 @router.post("/{channel_pk}/ptz", response_model=PtzOut)
-async def ptz(channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep) -> PtzOut:
-    cmd = await node.devices.ptz(
-        principal, channel_pk, action=body.action, speed=body.speed, preset=body.preset
+async def ptz(
+    channel_pk: int, body: PtzIn, principal: PtzUser, node: NodeDep, request: Request
+) -> PtzOut:
+    """The whole A.3 family: motion, focus/iris, presets, cruise, scan, wiper/aux (audited)."""
+    cmd = await node.messages.ptz(
+        principal,
+        channel_pk,
+        body.action,
+        body.model_dump(exclude={"action"}),
+        client_ip=request.client.host if request.client else None,
     )
     return PtzOut(command=cmd)
 
