@@ -37,6 +37,8 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0008: messages (mobile positions)
+    "mobile_positions",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 
