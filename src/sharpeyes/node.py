@@ -121,6 +121,7 @@ class Node:
                 max_failures=sip.auth_max_failures,
                 ip_max_failures=sip.auth_ip_max_failures,
                 lockout_s=sip.auth_lockout_s,
+                sha256=sip.digest_sha256,
             ),
             nonce_secret,
             on_registered=self.messaging.after_register,

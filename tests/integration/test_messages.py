@@ -359,3 +359,36 @@ async def test_media_status_published_unknown_cmdtypes_counted(node: Node, api, 
     assert await sim_messages.send_unknown(dev, "Query") == 501
     r = await api.get(f"/api/devices/{dev.device_id}/messages")
     assert r.json() == {"unknown_cmd": 2}
+
+
+async def test_sha256_digest_is_offered_and_used_by_devices_that_support_it(make_node) -> None:  # type: ignore[no-untyped-def]
+    node = await make_node()
+    fleet = fleet_for(node)
+    try:
+        modern = fleet.add(ipc(67, digest_algorithms=("SHA-256", "MD5")))
+        legacy = fleet.add(ipc(68))
+        only_sha = fleet.add(ipc(69, digest_algorithms=("SHA-256",)))
+        await fleet.start()
+        assert await modern.register() == 200
+        assert await legacy.register() == 200
+        assert await only_sha.register() == 200
+        reg = node.registrar
+        assert reg is not None
+        assert reg.stats["sha256"] == 2
+        assert reg.sha256_devices == {modern.device_id, only_sha.device_id}
+        # a device seen using SHA-256 is challenged with SHA-256 first from now on
+        assert reg._algorithms(modern.device_id) == ["SHA-256", "MD5"]
+        assert reg._algorithms(legacy.device_id) == ["MD5", "SHA-256"]
+    finally:
+        await fleet.stop()
+
+    off = await make_node(sip={"digest_sha256": "off"})
+    fleet = fleet_for(off)
+    try:
+        only_sha = fleet.add(ipc(70, digest_algorithms=("SHA-256",)))
+        legacy = fleet.add(ipc(71))
+        await fleet.start()
+        assert await legacy.register() == 200
+        assert await only_sha.register() == 401  # nothing it can answer
+    finally:
+        await fleet.stop()

@@ -164,6 +164,8 @@ class SimDeviceConfig:
     register_expires: int = 3600
     catalog_per_message: int = 10
     faults: set[str] = field(default_factory=set)
+    # Digest algorithms this device can answer, strongest first (2022 devices: SHA-256).
+    digest_algorithms: tuple[str, ...] = ("MD5",)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
 
     def __post_init__(self) -> None:
@@ -355,9 +357,8 @@ class SimDevice:
             if resp.status not in (401, 407):
                 return resp
             name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-            try:
-                challenge = parse_digest(resp.headers.get(name) or "")
-            except DigestError:
+            challenge = self._pick_challenge(resp.headers.get_all(name))
+            if challenge is None:
                 return resp
             stale = challenge.get("stale", "").lower() == "true"
             if auth is not None and not stale:
@@ -367,6 +368,20 @@ class SimDevice:
                 return resp
             auth = ("Authorization" if resp.status == 401 else "Proxy-Authorization", value)
         return resp
+
+    def _pick_challenge(self, values: list[str]) -> dict[str, str] | None:
+        """The challenge with the strongest algorithm we support (RFC 7616 3.7)."""
+        offered: dict[str, dict[str, str]] = {}
+        for value in values:
+            try:
+                c = parse_digest(value)
+            except DigestError:
+                continue
+            offered.setdefault(c.get("algorithm", "MD5").upper(), c)
+        for alg in self.config.digest_algorithms:
+            if alg.upper() in offered:
+                return offered[alg.upper()]
+        return None
 
     def _authorization(self, uri: str, challenge: Mapping[str, str]) -> str | None:
         password = self.config.password
