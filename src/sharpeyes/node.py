@@ -24,6 +24,7 @@ from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
 from sharpeyes.messages.service import MessageService
+from sharpeyes.messages.talk import TalkService
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
@@ -88,6 +89,19 @@ class Node:
             devices=self.devices,
             bus=self.bus,
             loop_lag_ms=self.recent_loop_lag_ms,
+        )
+        self.talk = TalkService(
+            self.dialogs,
+            self.registry,
+            self.devices,
+            self.bus,
+            server_id=sip.id,
+            domain=sip.domain,
+            bind_host=self.live.bind_host,
+            advertised_host=self.live.advertised_host,
+            secret=lambda: self.live.secret,
+            token_ttl_s=settings.media.token_ttl_s,
+            invite_timeout=settings.media.invite_timeout_s,
         )
         self.users = UserService(
             self.db,
@@ -201,6 +215,7 @@ class Node:
     async def stop(self) -> None:
         self._lag_task.cancel()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
+        await self.talk.close()
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:

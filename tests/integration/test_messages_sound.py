@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 
 import av
@@ -70,4 +71,61 @@ async def test_g711_camera_sound_on_carries_aac_that_decodes(make_node: NodeFact
         await muted.close()
     finally:
         await cam.fleet.stop()
+        await api.aclose()
+
+
+async def test_talk_sends_browser_pcm_as_g711_rtp_to_the_device(make_node: NodeFactory) -> None:
+    import math
+
+    import websockets
+
+    from .devices_helpers import fleet_for, ipc
+    from .test_messages import BusTap, _online
+
+    node, api = await live_node(make_node)
+    fleet = fleet_for(node)
+    try:
+        dev = fleet.add(ipc(81))
+        mute = fleet.add(ipc(82, talk=False))
+        await fleet.start()
+        assert await dev.register() == 200 and await mute.register() == 200
+        (ch,) = await _online(api, dev, 1)
+        (mute_ch,) = await _online(api, mute, 1)
+        async with BusTap(node).open() as tap:
+            r = await api.post(f"/api/channels/{ch['id']}/talk")
+            assert r.status_code == 200, r.text
+            t = r.json()
+            assert t["codec"] == "PCMA" and t["sample_rate"] == 8000
+            assert tap.audits("device.talk", target_id=ch["channel_id"])
+        (talk,) = dev.state.talks.values()
+        tone = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
+            for i in range(8000)
+        )
+        async with websockets.connect(t["ws_url"]) as ws:
+            for k in range(0, len(tone), 640):  # 40 ms chunks as a browser would send
+                await ws.send(tone[k : k + 640])
+            await eventually(lambda: len(talk.packets) >= 50, 10)
+        assert {pt for pt, _, _ in talk.packets} == {8}
+        seqs = [s for _, s, _ in talk.packets]
+        assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+        assert all(len(p) == 160 for _, _, p in talk.packets)
+        dec = av.CodecContext.create("pcm_alaw", "r")
+        dec.sample_rate = 8000  # type: ignore[attr-defined]
+        dec.layout = "mono"  # type: ignore[attr-defined]
+        pcm = b"".join(bytes(f.planes[0]) for f in dec.decode(av.Packet(talk.packets[10][2])))
+        loudest = max(abs(v) for (v,) in struct.iter_unpack("<h", pcm[:320]))
+        assert 6000 < loudest < 9000  # the tone, through A-law and back
+        await eventually(lambda: talk.ended, 10)  # closing the socket hangs up (BYE)
+        assert not node.talk.sessions
+
+        # a device without a speaker refuses: a clear 502, nothing left open
+        r = await api.post(f"/api/channels/{mute_ch['id']}/talk")
+        assert r.status_code == 502 and "talk" in r.json()["detail"]
+        assert not node.talk.sessions
+        # a bad token is refused before the upgrade
+        with pytest.raises(websockets.InvalidStatus):
+            await websockets.connect(t["ws_url"].split("?")[0] + "?token=x")
+    finally:
+        await fleet.stop()
         await api.aclose()

@@ -19,6 +19,7 @@ from sharpeyes.api.routes import (
     ledger,
     messages,
     streams,
+    talk,
     ui,
     users,
 )
@@ -56,6 +57,7 @@ def create_app(node: Node) -> FastAPI:
         jobs,
         messages,
         streams,
+        talk,
         ui,
     ):
         app.include_router(module.router)

@@ -166,6 +166,7 @@ class SimDeviceConfig:
     faults: set[str] = field(default_factory=set)
     # Digest algorithms this device can answer, strongest first (2022 devices: SHA-256).
     digest_algorithms: tuple[str, ...] = ("MD5",)
+    talk: bool = True  # has a speaker: accepts INVITE s=Talk (G.711)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
 
     def __post_init__(self) -> None:
@@ -653,9 +654,11 @@ class SimDevice:
         if method == "OPTIONS":
             return response_for(req, 200, headers=[("Allow", ALLOW)])
         if method == "INVITE":
+            if sim_messages.is_talk(req):
+                return await sim_messages.on_talk_invite(self, req)
             return await sim_media.on_invite(self, req)
         if method == "BYE":
-            return sim_media.on_bye(self, req)
+            return sim_messages.on_talk_bye(self, req) or sim_media.on_bye(self, req)
         if method in ("CANCEL", "INFO"):
             return response_for(req, 481)
         if method in _KNOWN_METHODS:

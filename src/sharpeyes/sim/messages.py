@@ -92,6 +92,7 @@ class SimState:
     # A vehicle: a start point and a heading; each report moves on.
     track_origin: tuple[float, float] = (117.2, 31.8)
     track_step: int = 0
+    talks: dict[str, SimTalk] = field(default_factory=dict)
 
 
 def _respond(dev: SimDevice, msg: ManscdpMessage, cmd_type: str, result: str = "OK") -> None:
@@ -443,6 +444,9 @@ def _end(st: SimState, kind: str) -> None:
 def stop_all(dev: SimDevice) -> None:
     for kind in list(dev.state.events):
         _end(dev.state, kind)
+    for talk in dev.state.talks.values():
+        if talk.transport is not None:
+            talk.transport.close()
 
 
 async def notify_event(dev: SimDevice, kind: str, body: bytes) -> int:
@@ -537,3 +541,109 @@ HANDLERS = {
     ("Query", "MobilePosition"): query_mobile_position,
     ("Control", "DeviceConfig"): config,
 }
+
+
+# --------------------------------------------------------------------- talk
+@dataclass
+class SimTalk:
+    """A voice call the platform opened (INVITE s=Talk): what reached the speaker."""
+
+    call_id: str
+    channel_id: str
+    pt: int
+    transport: asyncio.DatagramTransport | None = None
+    packets: list[tuple[int, int, bytes]] = field(default_factory=list)  # (pt, seq, payload)
+    ended: bool = False
+
+
+class _TalkSink(asyncio.DatagramProtocol):
+    def __init__(self, talk: SimTalk) -> None:
+        self.talk = talk
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        from sharpeyes.media.rtp import RtpError, parse_rtp
+
+        try:
+            p = parse_rtp(data)
+        except RtpError:
+            return
+        if len(self.talk.packets) < 10_000:
+            self.talk.packets.append((p.pt, p.seq, bytes(p.payload)))
+
+
+def is_talk(req: SipRequest) -> bool:
+    from sharpeyes.gb28181.sdp import SdpError, parse_sdp
+
+    try:
+        return bool(req.body) and parse_sdp(req.body).operation == "talk"
+    except SdpError:
+        return False
+
+
+async def on_talk_invite(dev: SimDevice, req: SipRequest) -> SipResponse | None:
+    """Answer INVITE s=Talk with where the speaker listens (G.711, PCMA preferred)."""
+    from sharpeyes.gb28181.sdp import (
+        MediaDescription,
+        SdpError,
+        SessionDescription,
+        parse_sdp,
+    )
+
+    to_tag = new_tag()
+    if not dev.config.talk:
+        return _response_for(req, 488, "No audio output", to_tag=to_tag)
+    if req.call_id in dev.state.talks:
+        return None
+    try:
+        channel_id = req.uri.split(":", 1)[1].split("@", 1)[0]
+        dev.channel(channel_id)
+        offer = parse_sdp(req.body)
+        m = offer.first("audio")
+    except (IndexError, KeyError, SdpError):
+        return _response_for(req, 488, "Not Acceptable Here", to_tag=to_tag)
+    pt = 8 if 8 in m.formats else 0 if 0 in m.formats else None
+    if pt is None:
+        return _response_for(req, 488, "G.711 only", to_tag=to_tag)
+    talk = SimTalk(req.call_id, channel_id, pt)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _TalkSink(talk), local_addr=(dev.fleet.local_host, 0)
+    )
+    talk.transport = transport
+    dev.state.talks[req.call_id] = talk
+    answer = SessionDescription(
+        origin_user=channel_id,
+        origin_address=dev.fleet.advertised_host,
+        session_name="Talk",
+        connection_address=dev.fleet.advertised_host,
+        media=[
+            MediaDescription(
+                media="audio",
+                port=transport.get_extra_info("sockname")[1],
+                formats=[pt],
+                rtpmap={pt: "PCMA/8000" if pt == 8 else "PCMU/8000"},
+                direction="sendrecv",
+                ssrc=m.ssrc or offer.ssrc,
+            )
+        ],
+    )
+    return _response_for(
+        req,
+        200,
+        to_tag=to_tag,
+        headers=[
+            ("Contact", f"<sip:{channel_id}@{dev.fleet.advertised_host}:{dev.fleet.port}>"),
+            ("Content-Type", "application/sdp"),
+        ],
+        body=answer.to_bytes(),
+    )
+
+
+def on_talk_bye(dev: SimDevice, req: SipRequest) -> SipResponse | None:
+    talk = dev.state.talks.get(req.call_id)
+    if talk is None:
+        return None
+    talk.ended = True
+    if talk.transport is not None:
+        talk.transport.close()
+    return _response_for(req, 200)
