@@ -80,3 +80,39 @@ async def test_player_is_muted_until_sound_is_turned_on(page: Any, site: Site) -
     await page.get_by_test_id("video-0-sound").click()
     await wait_attr(page, "video-0-sound", "data-sound", "off")
     await eventually(lambda: not session.hub.audio_active, 10)
+
+
+async def test_talk_button_sends_the_microphone_to_the_camera(site: Site, shots: Shots) -> None:
+    """Chromium's fake microphone (a beep) reaches the simulated speaker as G.711."""
+    from playwright.async_api import async_playwright
+
+    from .conftest import CHROMIUM, CHROMIUM_ARGS, ConsoleLog
+
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        try:
+            context = await browser.new_context(
+                base_url=site.url, viewport={"width": 1440, "height": 900}
+            )
+            await context.grant_permissions(["microphone"])
+            page = await context.new_page()
+            page.set_default_timeout(15_000)
+            page.console_log = ConsoleLog()  # type: ignore[attr-defined]
+            page.console_log.attach(page)  # type: ignore[attr-defined]
+            cid = await _open_dome(page, site)
+            await page.get_by_test_id("cell-0").click(position={"x": 20, "y": 60})
+            await page.get_by_test_id("talk-button").click()
+            await wait_attr(page, "talk-button", "data-talking", "on")
+            await eventually(lambda: bool(site.nvr.state.talks), 10)
+            (talk,) = site.nvr.state.talks.values()
+            assert talk.channel_id == cid
+            await eventually(lambda: len(talk.packets) >= 25, 15)  # half a second of voice
+            assert {pt for pt, _, _ in talk.packets} == {8}
+            await shots(page, "talk")
+            await page.get_by_test_id("talk-button").click()
+            await wait_attr(page, "talk-button", "data-talking", "off")
+            await eventually(lambda: talk.ended, 10)  # hung up with a BYE
+            await eventually(lambda: not site.node.talk.sessions, 5)
+        finally:
+            await browser.close()

@@ -45,6 +45,7 @@ export default {
     ended: 'Video stopped', retry: 'Retry', noStream: 'The node offered no playable stream', noFrame: 'No picture yet', snapshot: 'Snapshot', fullscreen: 'Full screen',
     stream: 'Main/sub stream', main: 'Main', sub: 'Sub', selectCell: 'Select a cell to control its camera',
   },
+  talk: { start: 'Talk', stop: 'Stop talking', failed: 'Talk failed' },
   ptz: {
     focus_near: 'Focus near', focus_far: 'Focus far', iris_open: 'Iris open', iris_close: 'Iris close', fi_stop: 'Stop focus/iris', lens: 'Focus / iris',
     cruise: 'Cruise', cruiseNo: 'Cruise no.', cruise_add: 'Add preset to cruise', cruise_remove: 'Remove preset from cruise', cruise_speed: 'Cruise speed', cruise_dwell: 'Dwell (s)',

@@ -45,6 +45,7 @@ export default {
     ended: '视频已中断', retry: '重试', noStream: '节点未提供可播放的流', noFrame: '尚无画面', snapshot: '抓图', fullscreen: '全屏',
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
   },
+  talk: { start: '对讲', stop: '停止对讲', failed: '对讲失败' },
   ptz: {
     focus_near: '聚焦近', focus_far: '聚焦远', iris_open: '光圈大', iris_close: '光圈小', fi_stop: '停止聚焦/光圈', lens: '聚焦 / 光圈',
     cruise: '巡航', cruiseNo: '巡航号', cruise_add: '加入巡航点', cruise_remove: '删除巡航点', cruise_speed: '巡航速度', cruise_dwell: '停留时间(秒)',
