@@ -299,8 +299,13 @@ async def test_alarm_query_and_alarm_subscription_with_refresh(make_node) -> Non
             # an alarm NOTIFY in the dialog is stored like any alarm
             assert await sim_messages.notify_alarm(dev, cam) == 200
             await eventually(lambda: bool(tap.of("alarm")), 5)
-        alarms = (await api.get("/api/alarms", params={"device_id": dev.device_id})).json()
-        assert any(a["alarm_type"] == 6 for a in alarms["items"])
+            alarms = (await api.get("/api/alarms", params={"device_id": dev.device_id})).json()
+            assert any(a["alarm_type"] == 6 for a in alarms["items"])
+            # resetting an alarm changes the device: audited too
+            r = await api.post(f"/api/alarms/{alarms['items'][0]['id']}/reset")
+            assert r.status_code == 200
+            await eventually(lambda: bool(tap.audits("device.alarm_reset")), 5)
+            assert tap.audits("device.alarm_reset")[0]["client_ip"] == "127.0.0.1"
         r = await api.delete(f"{base}/subscriptions/alarm")
         assert r.json() == {"unsubscribed": True}
         assert "Alarm" not in dev.state.events

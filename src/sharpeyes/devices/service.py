@@ -16,6 +16,7 @@ from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181 import ptz as ptzcodec
 from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
+from sharpeyes.live.audit import AuditRecord, audit
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import scope_channels, scope_devices
 from sharpeyes.store.db import Database
@@ -268,10 +269,25 @@ class DeviceService:
         msg = await self.messaging.query(ch.device_id, "PresetQuery", target_id=ch.channel_id)
         return msg.items
 
-    async def reset_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
+    async def reset_alarm(
+        self, principal: Principal, alarm_id: int, username: str, *, client_ip: str | None = None
+    ) -> Alarm:
         alarm = await self.get_alarm(principal, alarm_id)
         await self.messaging.reset_alarm(
             alarm.device_id, alarm.alarm_device_id, alarm.method, alarm.alarm_type
+        )
+        audit(
+            self.bus,
+            AuditRecord(
+                action="device.alarm_reset",
+                user_id=principal.user_id,
+                username=principal.username,
+                target_type="channel",
+                target_id=alarm.alarm_device_id,
+                device_id=alarm.device_id,
+                client_ip=client_ip,
+                detail={"alarm_id": alarm_id},
+            ),
         )
         return await self._mark_alarm(alarm_id, reset=True, username=username)
 

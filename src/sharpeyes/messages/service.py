@@ -340,6 +340,8 @@ class MessageService:
             s.add(row)
             await s.commit()
         self.stats["positions"] += 1
+        if self.stats["positions"] % 1000 == 0:  # keep each device's track bounded
+            await self.prune_positions(device_id)
         self.bus.publish(
             "mobile.position",
             device_id=device_id,
