@@ -397,3 +397,62 @@ async def test_sha256_digest_is_offered_and_used_by_devices_that_support_it(make
         assert await only_sha.register() == 401  # nothing it can answer
     finally:
         await fleet.stop()
+
+
+async def test_bad_input_and_scope_get_clear_errors(node: Node, api, fleet) -> None:  # type: ignore[no-untyped-def]
+    dev = fleet.add(ipc(72))
+    await fleet.start()
+    assert await dev.register() == 200
+    (ch,) = await _online(api, dev, 1)
+    base = f"/api/devices/{dev.device_id}"
+    bad: list[tuple[str, str, dict[str, Any] | None, int]] = [
+        ("post", f"{base}/config", {"svac_encode": {"<x>": 1}}, 400),
+        ("post", f"{base}/config", {"svac_encode": {"ROI": [1, 2]}}, 400),
+        ("post", f"{base}/config", {}, 400),
+        ("post", f"{base}/config", {"basic": {"expiration": 1}}, 422),
+        ("post", f"{base}/config", {"snapshot": {"upload_url": "javascript:alert(1)"}}, 400),
+        ("post", f"{base}/control", {"command": "self_destruct"}, 422),
+        ("post", f"{base}/control", {"command": "record_start", "channel_id": "1" * 20}, 404),
+        ("get", f"{base}/query/everything", None, 422),
+        ("get", f"{base}/query/cruise_track", None, 400),
+        ("post", f"{base}/subscriptions", {"kind": "weather"}, 422),
+        ("post", f"{base}/subscriptions", {"kind": "alarm", "expires": 1}, 422),
+        ("get", "/api/devices/34020000001329999999/positions", None, 404),
+        ("delete", f"{base}/subscriptions/alarm", None, 200),
+        ("post", "/api/channels/999999/talk", None, 404),
+    ]
+    for method, url, body, status in bad:
+        kw = {"json": body} if body is not None else {}
+        r = await getattr(api, method)(url, **kw)
+        assert r.status_code == status, (url, body, r.status_code, r.text)
+        assert "detail" in r.json() or status == 200
+    assert dev.state.controls == [] and dev.state.configs == []
+
+    # an operator limited to another region sees nothing of this device
+    r = await api.post(
+        "/api/users",
+        json={
+            "username": "op2",
+            "password": "operator-pass",
+            "role": "operator",
+            "region_codes": ["110000"],
+        },
+    )
+    assert r.status_code == 201
+    other = await login(node, "op2", "operator-pass")
+    try:
+        for method, url, body in (
+            ("post", f"{base}/control", {"command": "teleboot"}),
+            ("post", f"{base}/config", {"basic": {"name": "x"}}),
+            ("post", f"/api/channels/{ch['id']}/ptz", {"action": "wiper_on"}),
+            ("post", f"{base}/subscriptions", {"kind": "alarm"}),
+            ("get", f"{base}/positions", None),
+            ("post", f"/api/channels/{ch['id']}/talk", None),
+        ):
+            kw = {"json": body} if body is not None else {}
+            r = await getattr(other, method)(url, **kw)
+            assert r.status_code == 404, (url, r.status_code)
+    finally:
+        await other.aclose()
+    assert dev.state.controls == [] and not dev.state.events and not dev.state.talks
+    assert not any(a == "aux-on" for _c, _h, a in dev.ptz_log)

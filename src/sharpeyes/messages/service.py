@@ -155,7 +155,7 @@ class MessageService:
         target, kind = await self._target(principal, device_id, channel_id)
         fields = commands.control_fields(control, params)
         answered = control in commands.ANSWERED
-        msg = await self.messaging.control(device_id, target, fields, wait_response=answered)
+        msg = await self.messaging.control(device_id, target, dict(fields), wait_response=answered)
         result = msg.fields.get("Result", "") if msg is not None else "SENT"
         self._audit(
             principal,

@@ -101,7 +101,7 @@ class SubscriptionTable:
         return min((s.refresh_at for s in self._subs.values()), default=None)
 
 
-def _granted_expires(headers: Mapping[str, str], asked: int) -> int:
+def _granted_expires(headers: Any, asked: int) -> int:
     value = (headers.get("Expires") or "").strip()
     return int(value) if value.isdigit() else asked
 

@@ -147,7 +147,7 @@ def control(dev: SimDevice, req: SipRequest, msg: ManscdpMessage) -> SipResponse
         dev.active_alarms.discard(msg.device_id)
         if msg.device_id == dev.device_id:
             dev.active_alarms.clear()
-        info = {k: f[k] for k in ("AlarmMethod", "AlarmType") if k in f}
+        info: dict[str, str] = {k: f[k] for k in ("AlarmMethod", "AlarmType") if k in f}
         st.controls.append(("AlarmCmd", target, info))
     elif b"<HomePosition>" in req.body:
         home = {k: int(f[k]) for k in ("Enabled", "ResetTime", "PresetIndex") if f.get(k)}
