@@ -244,6 +244,8 @@ class Node:
             return None
         if method in ("BYE", "INFO", "CANCEL"):
             return self.dialogs.on_request(req, peer)
+        if method == "INVITE" and self.talk.expects(req):
+            return await self.talk.on_invite(req, peer)  # a device answering our broadcast
         if method in ("INVITE", "SUBSCRIBE"):
             return response_for(
                 req,

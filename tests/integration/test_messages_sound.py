@@ -129,3 +129,40 @@ async def test_talk_sends_browser_pcm_as_g711_rtp_to_the_device(make_node: NodeF
     finally:
         await fleet.stop()
         await api.aclose()
+
+
+async def test_voice_broadcast_device_invites_us_and_gets_g711(make_node: NodeFactory) -> None:
+    """9.12: Notify Broadcast; the device INVITEs the platform; our audio reaches it."""
+    import websockets
+
+    from .devices_helpers import fleet_for, ipc
+    from .test_messages import BusTap, _online
+
+    node, api = await live_node(make_node)
+    fleet = fleet_for(node)
+    try:
+        dev = fleet.add(ipc(83))
+        mute = fleet.add(ipc(84, talk=False))
+        await fleet.start()
+        assert await dev.register() == 200 and await mute.register() == 200
+        (ch,) = await _online(api, dev, 1)
+        (mute_ch,) = await _online(api, mute, 1)
+        async with BusTap(node).open() as tap:
+            r = await api.post(f"/api/channels/{ch['id']}/broadcast")
+            assert r.status_code == 200, r.text
+            t = r.json()
+            assert tap.audits("device.talk", mode="broadcast")
+        assert ("MESSAGE", "Broadcast") in dev.received
+        (talk,) = dev.state.talks.values()
+        async with websockets.connect(t["ws_url"]) as ws:
+            await ws.send(struct.pack("<h", 3000) * 1600)  # 200 ms
+            await eventually(lambda: len(talk.packets) >= 10, 10)
+        assert {pt for pt, _, _ in talk.packets} == {8}
+        await eventually(lambda: talk.ended, 10)  # we hung up: BYE in the device's dialog
+        assert not node.talk.sessions
+
+        r = await api.post(f"/api/channels/{mute_ch['id']}/broadcast")
+        assert r.status_code == 504 and "INVITE" in r.json()["detail"]
+    finally:
+        await fleet.stop()
+        await api.aclose()

@@ -21,10 +21,18 @@ from typing import Any
 import av
 
 from sharpeyes.devices.invite import InviteRefused
-from sharpeyes.devices.messaging import DeviceUnavailable
+from sharpeyes.devices.messaging import DeviceMessaging, DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
+from sharpeyes.gb28181 import manscdp
+from sharpeyes.gb28181.message import (
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    parse_name_addr,
+    response_for,
+)
 from sharpeyes.gb28181.sdp import (
     PROTO_UDP,
     MediaDescription,
@@ -41,6 +49,8 @@ from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.stream_tokens import decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
 from sharpeyes.sip.dialog import Dialog, DialogLayer, InviteFailed
+from sharpeyes.sip.stack import SipTimeout, new_tag
+from sharpeyes.sip.transport import Peer
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +174,8 @@ class TalkService:
         self.token_ttl_s = token_ttl_s
         self.invite_timeout = invite_timeout
         self.sessions: dict[str, TalkSession] = {}
+        # device ID -> (future, principal, channel pk, channel ID) while a broadcast is set up
+        self._awaiting: dict[str, tuple[asyncio.Future[TalkSession], Principal, int, str]] = {}
         self._serial = 0
 
     async def start(
@@ -246,10 +258,16 @@ class TalkService:
             protocol=protocol,
         )
         self.sessions[session.id] = session
+        dialog.on_bye = lambda _d, _r, sid=session.id: self._remote_bye(sid)
+        return self._granted(principal, session, client_ip, mode="talk")
+
+    def _granted(
+        self, principal: Principal, session: TalkSession, client_ip: str | None, *, mode: str
+    ) -> tuple[TalkSession, str, int]:
         token, exp = issue_stream_token(
             self._secret(),
             user_id=principal.user_id,
-            channel_pk=ch.id,
+            channel_pk=session.channel_pk,
             session_id=f"talk:{session.id}",
             ttl_s=self.token_ttl_s,
             now=time.time(),
@@ -261,10 +279,15 @@ class TalkService:
                 user_id=principal.user_id,
                 username=principal.username,
                 target_type="channel",
-                target_id=ch.channel_id,
-                device_id=ch.device_id,
+                target_id=session.channel_id,
+                device_id=session.device_id,
                 client_ip=client_ip,
-                detail={"channel_pk": ch.id, "talk_id": session.id, "codec": session.codec},
+                detail={
+                    "channel_pk": session.channel_pk,
+                    "talk_id": session.id,
+                    "codec": session.codec,
+                    "mode": mode,
+                },
             ),
         )
         return session, token, exp
@@ -302,6 +325,140 @@ class TalkService:
         with contextlib.suppress(Exception):
             await self.dialogs.bye(s.dialog, timeout=4.0)
         return True
+
+    # ------------------------------------------------------------- broadcast
+    async def broadcast(
+        self,
+        principal: Principal,
+        channel_pk: int,
+        messaging: DeviceMessaging,
+        *,
+        client_ip: str | None = None,
+    ) -> tuple[TalkSession, str, int]:
+        """9.12 voice broadcast: Notify Broadcast, then the device INVITEs us for audio."""
+        ch = await self.devices.get_channel(principal, channel_pk)
+        live = messaging.target(ch.device_id)
+        if ch.device_id in self._awaiting:
+            raise DeviceUnavailable(f"a broadcast to {ch.device_id} is being set up", 409)
+        fut: asyncio.Future[TalkSession] = asyncio.get_running_loop().create_future()
+        self._awaiting[ch.device_id] = (fut, principal, ch.id, ch.channel_id)
+        body = manscdp.build_manscdp(
+            "Notify",
+            "Broadcast",
+            messaging.next_sn(),
+            None,  # type: ignore[arg-type]  # A.2.5 d: SourceID/TargetID, no DeviceID
+            [("SourceID", self.server_id), ("TargetID", ch.channel_id)],
+            charset=live.charset,
+        )
+        try:
+            await messaging.send(live, body)
+            session = await asyncio.wait_for(fut, self.invite_timeout)
+        except TimeoutError as exc:
+            raise DeviceUnavailable(
+                f"device {ch.device_id} accepted the broadcast but sent no INVITE", 504
+            ) from exc
+        except SipTimeout as exc:
+            raise DeviceUnavailable(f"device {ch.device_id} did not answer", 504) from exc
+        finally:
+            self._awaiting.pop(ch.device_id, None)
+        return self._granted(principal, session, client_ip, mode="broadcast")
+
+    def expects(self, req: SipRequest) -> bool:
+        """Is this INVITE a device answering our broadcast?"""
+        try:
+            frm = parse_name_addr(req.headers["From"]).uri.user
+            to = parse_name_addr(req.headers["To"]).uri.user
+        except (SipParseError, KeyError):
+            return False
+        return to == self.server_id and any(
+            frm in (dev, channel) for dev, (_f, _p, _pk, channel) in self._awaiting.items()
+        )
+
+    async def on_invite(self, req: SipRequest, peer: Peer) -> SipResponse:
+        """Answer the device's broadcast INVITE with where our audio comes from."""
+        frm = parse_name_addr(req.headers["From"])
+        key = next(d for d, (_f, _p, _pk, c) in self._awaiting.items() if frm.uri.user in (d, c))
+        fut, principal, channel_pk, channel_id = self._awaiting[key]
+        to_tag = new_tag()
+        try:
+            offer = parse_sdp(req.body)
+            m = offer.first("audio")
+            pt = next(p for p in m.formats if p in PT_CODECS)
+            dest = (offer.address_of(m), m.port)
+            text = m.ssrc or offer.ssrc
+            ssrc = parse_ssrc(text) if text else secrets.randbits(31)
+        except (SdpError, StopIteration, ValueError) as exc:
+            if not fut.done():
+                fut.set_exception(DeviceUnavailable(f"broadcast INVITE unusable: {exc}", 502))
+            return response_for(req, 488, "G.711 audio required", to_tag=to_tag)
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            _Sender, local_addr=(self.bind_host, 0)
+        )
+        answer = SessionDescription(
+            origin_user=self.server_id,
+            origin_address=self.advertised_host,
+            session_name=offer.session_name or "Play",
+            connection_address=self.advertised_host,
+            media=[
+                MediaDescription(
+                    media="audio",
+                    port=transport.get_extra_info("sockname")[1],
+                    formats=[pt],
+                    rtpmap={pt: "PCMA/8000" if pt == 8 else "PCMU/8000"},
+                    direction="sendonly",
+                    ssrc=f"{ssrc:010d}",
+                )
+            ],
+        )
+        stack = self.dialogs.stack
+        resp = response_for(
+            req,
+            200,
+            to_tag=to_tag,
+            headers=[
+                ("Contact", f"<sip:{self.server_id}@{stack.advertised_host}:{stack.port}>"),
+                ("Content-Type", "application/sdp"),
+            ],
+            body=answer.to_bytes(),
+        )
+        contact = req.headers.get("Contact")
+        dialog = Dialog(
+            call_id=req.call_id,
+            local_uri=str(parse_name_addr(req.headers["To"]).uri),
+            local_tag=to_tag,
+            remote_uri=str(frm.uri),
+            remote_tag=frm.tag,
+            remote_target=str(parse_name_addr(contact).uri) if contact else str(frm.uri),
+            peer=peer,
+            local_cseq=1,
+            answer=resp,
+        )
+        session = TalkSession(
+            id=secrets.token_urlsafe(9),
+            user_id=principal.user_id,
+            username=principal.username,
+            channel_pk=channel_pk,
+            device_id=key,
+            channel_id=channel_id,
+            dialog=dialog,
+            dest=dest,
+            packetizer=G711Packetizer(pt, ssrc),
+            transport=transport,
+            protocol=protocol,
+        )
+        dialog.on_bye = lambda _d, _r, sid=session.id: self._remote_bye(sid)
+        self.dialogs.dialogs[req.call_id] = dialog  # in-dialog BYE both ways
+        self.sessions[session.id] = session
+        if not fut.done():
+            fut.set_result(session)
+        return resp
+
+    def _remote_bye(self, talk_id: str) -> None:
+        """The device hung up: forget the session (its WebSocket then closes)."""
+        s = self.sessions.pop(talk_id, None)
+        if s is not None:
+            s.transport.close()
 
     async def close(self) -> None:
         for talk_id in list(self.sessions):

@@ -647,3 +647,85 @@ def on_talk_bye(dev: SimDevice, req: SipRequest) -> SipResponse | None:
     if talk.transport is not None:
         talk.transport.close()
     return _response_for(req, 200)
+
+
+def on_broadcast(dev: SimDevice, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
+    """9.12: confirm the Notify Broadcast, then INVITE the source for its audio."""
+    source = msg.fields.get("SourceID", "")
+    target = msg.fields.get("TargetID", "") or dev.device_id
+    ok = dev.config.talk and bool(source)
+    body = manscdp.build_manscdp(
+        "Response",
+        "Broadcast",
+        msg.sn,
+        target,
+        [("Result", "OK" if ok else "ERROR")],
+        charset=dev.config.charset,
+    )
+    _later_body(dev, body)
+    if ok:
+        dev._later(_broadcast_invite(dev, source, target))
+    return None
+
+
+async def _broadcast_invite(dev: SimDevice, source: str, target: str) -> None:
+    from sharpeyes.gb28181.sdp import MediaDescription, SessionDescription
+
+    fleet = dev.fleet
+    talk = SimTalk("", target, 8)
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: _TalkSink(talk), local_addr=(fleet.local_host, 0)
+    )
+    talk.transport = transport
+    offer = SessionDescription(
+        origin_user=target,
+        origin_address=fleet.advertised_host,
+        session_name="Play",
+        connection_address=fleet.advertised_host,
+        media=[
+            MediaDescription(
+                media="audio",
+                port=transport.get_extra_info("sockname")[1],
+                formats=[8, 0],
+                rtpmap={8: "PCMA/8000", 0: "PCMU/8000"},
+                direction="recvonly",
+                ssrc="0100000001",
+            )
+        ],
+    )
+    peer = fleet.server_peer
+    uri = f"sip:{source}@{peer.host}:{peer.port}"
+    req = fleet.stack.build_request(
+        "INVITE",
+        uri,
+        from_uri=f"sip:{target}@{fleet.domain}",
+        to_uri=f"sip:{source}@{fleet.domain}",
+        contact=dev.contact,
+        body=offer.to_bytes(),
+        content_type="application/sdp",
+    )
+    talk.call_id = req.call_id
+    dev.state.talks[req.call_id] = talk
+    try:
+        resp = await fleet.send(req)
+    except SipTimeout:
+        transport.close()
+        return
+    if resp.status != 200:
+        transport.close()
+        dev.state.talks.pop(req.call_id, None)
+        return
+    ack = fleet.stack.build_request(
+        "ACK",
+        uri,
+        from_uri=f"sip:{target}@{fleet.domain}",
+        to_uri=f"sip:{source}@{fleet.domain}",
+        from_tag=parse_name_addr(req.headers["From"]).tag,
+        to_tag=parse_name_addr(resp.headers["To"]).tag,
+        call_id=req.call_id,
+        cseq=int(req.headers["CSeq"].split()[0]),
+    )
+    await fleet.stack.send_stateless(ack, peer)
+
+
+HANDLERS[("Notify", "Broadcast")] = on_broadcast

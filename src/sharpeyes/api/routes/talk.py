@@ -50,6 +50,27 @@ async def start_talk(
     )
 
 
+@router.post("/api/channels/{channel_pk}/broadcast", response_model=TalkOut)
+async def start_broadcast(
+    channel_pk: int, request: Request, principal: Writer, node: NodeDep
+) -> TalkOut:
+    """Voice broadcast (9.12): Notify Broadcast; the device INVITEs us; same WebSocket."""
+    s, token, exp = await node.talk.broadcast(
+        principal,
+        channel_pk,
+        node.messaging,
+        client_ip=request.client.host if request.client else None,
+    )
+    base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
+    return TalkOut(
+        talk_id=s.id,
+        codec=s.codec,
+        ws_url=f"{base}/api/talk/{s.id}/ws?token={token}",
+        token=token,
+        expires_at=datetime.fromtimestamp(exp, UTC),
+    )
+
+
 @router.get("/api/talk/{talk_id}")
 async def talk_status(talk_id: str, principal: Writer, node: NodeDep) -> dict[str, Any]:
     s = node.talk.sessions.get(talk_id)
