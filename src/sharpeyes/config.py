@@ -28,6 +28,9 @@ class SipSettings(BaseModel):
     port: int = 5060
     password: str = "12345678"
     realm: str | None = Field(default=None, description="digest realm; defaults to the domain")
+    digest_sha256: Literal["off", "offer", "prefer"] = Field(
+        default="offer", description="also challenge devices with SHA-256 digest (GB/T 28181-2022)"
+    )
     register_expires_min: int = 3600
     register_expires_default: int = 86400
     nonce_max_age: float = 300.0

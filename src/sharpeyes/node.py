@@ -25,6 +25,8 @@ from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
+from sharpeyes.messages.service import MessageService
+from sharpeyes.messages.talk import TalkService
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
 from sharpeyes.sharing.apps import AppService
@@ -79,6 +81,7 @@ class Node:
             interop=self.interop,
         )
         self.devices = DeviceService(self.db, self.registry, self.messaging, self.bus)
+        self.messages = MessageService(self.db, self.bus, self.devices, self.messaging)
         self.dialogs = DialogLayer(self.stack)
         self.inviter = MediaInviter(
             self.dialogs,
@@ -98,6 +101,19 @@ class Node:
             bus=self.bus,
             loop_lag_ms=self.recent_loop_lag_ms,
             interop=self.interop,
+        )
+        self.talk = TalkService(
+            self.dialogs,
+            self.registry,
+            self.devices,
+            self.bus,
+            server_id=sip.id,
+            domain=sip.domain,
+            bind_host=self.live.bind_host,
+            advertised_host=self.live.advertised_host,
+            secret=lambda: self.live.secret,
+            token_ttl_s=settings.media.token_ttl_s,
+            invite_timeout=settings.media.invite_timeout_s,
         )
         self.users = UserService(
             self.db,
@@ -147,6 +163,7 @@ class Node:
                 max_failures=sip.auth_max_failures,
                 ip_max_failures=sip.auth_ip_max_failures,
                 lockout_s=sip.auth_lockout_s,
+                sha256=sip.digest_sha256,
             ),
             nonce_secret,
             on_registered=self.messaging.after_register,
@@ -161,6 +178,7 @@ class Node:
         self.registry.start()
         await self.stack.start()
         self.messaging.start()
+        self.messages.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
@@ -240,6 +258,7 @@ class Node:
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
+        await self.talk.close()
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:
@@ -248,6 +267,7 @@ class Node:
         await self.sharing.stop()
         await self.apps.stop()
         await self.ledger.stop()
+        await self.messages.stop()
         await self.messaging.stop()
         await self.stack.stop()
         await self.registry.stop()
@@ -284,6 +304,8 @@ class Node:
             return None
         if method in ("BYE", "INFO", "CANCEL"):
             return self.dialogs.on_request(req, peer)
+        if method == "INVITE" and self.talk.expects(req):
+            return await self.talk.on_invite(req, peer)  # a device answering our broadcast
         if method in ("INVITE", "SUBSCRIBE"):
             return response_for(
                 req,

@@ -47,6 +47,8 @@ TABLES = {
     "webhook_deliveries",
     "audit_events",
     "audit_checkpoints",
+    # 0008: messages (mobile positions)
+    "mobile_positions",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -172,6 +172,10 @@ class AlarmOut(BaseModel):
 PtzAction = Literal[
     "left", "right", "up", "down", "upleft", "upright", "downleft", "downright",
     "zoomin", "zoomout", "stop", "preset_set", "preset_call", "preset_delete",
+    "focus_near", "focus_far", "iris_open", "iris_close", "fi_stop",
+    "cruise_add", "cruise_remove", "cruise_speed", "cruise_dwell", "cruise_start", "cruise_stop",
+    "scan_left", "scan_right", "scan_speed", "scan_start", "scan_stop",
+    "wiper_on", "wiper_off", "aux_on", "aux_off",
 ]  # fmt: skip
 
 
@@ -179,6 +183,11 @@ class PtzIn(BaseModel):
     action: PtzAction
     speed: int = Field(default=128, ge=0, le=255)
     preset: int | None = Field(default=None, ge=1, le=255)
+    group: int | None = Field(default=None, ge=0, le=255, description="cruise / scan number")
+    value: int | None = Field(
+        default=None, ge=1, le=4095, description="cruise speed, dwell seconds or scan speed"
+    )
+    switch: int | None = Field(default=None, ge=0, le=255, description="auxiliary switch")
 
 
 class PtzOut(BaseModel):

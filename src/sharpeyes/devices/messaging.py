@@ -12,7 +12,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ from sharpeyes.sip.transport import Peer
 log = logging.getLogger(__name__)
 
 MANSCDP_TYPE = "Application/MANSCDP+xml"
+
+# (device ID, message, now): a Notify consumer registered by another domain.
+NotifyHook = Callable[[str, ManscdpMessage, float], Awaitable[None]]
 
 
 class DeviceUnavailable(Exception):
@@ -89,6 +93,9 @@ class DeviceMessaging:
             "unknown_cmd": 0,
             "rejected_unregistered": 0,
         }
+        # Notify CmdTypes other domains consume (MediaStatus, MobilePosition, …).
+        self.notify_hooks: dict[str, NotifyHook] = {}
+        self.unknown_by_device: Counter[str] = Counter()
 
     def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_loop())
@@ -136,9 +143,14 @@ class DeviceMessaging:
         if msg.root == "Notify" and msg.cmd_type == "Catalog":
             await self.registry.apply_catalog_events(sender, msg.items, now)
             return response_for(req, 200)
+        hook = self.notify_hooks.get(msg.cmd_type) if msg.root == "Notify" else None
+        if hook is not None:
+            await hook(sender, msg, now)
+            return response_for(req, 200)
         if msg.root == "Notify" and msg.cmd_type in ("MediaStatus", "MobilePosition"):
-            return response_for(req, 200)  # consumed by later features; acknowledged now
+            return response_for(req, 200)  # no consumer wired: acknowledged
         self.stats["unknown_cmd"] += 1
+        self.unknown_by_device[sender] += 1
         return (
             response_for(req, 200)
             if msg.root == "Notify"
@@ -155,7 +167,13 @@ class DeviceMessaging:
         live = self.registry.get(sender)
         if live is None or live.admission != "admitted":
             return response_for(req, 481)
-        if msg is not None and msg.cmd_type == "Catalog":
+        hook = self.notify_hooks.get(msg.cmd_type) if msg is not None else None
+        if msg is not None and msg.cmd_type == "Alarm" and msg.root == "Notify":
+            alarm_id = await self.alarms.record(sender, msg, time.time())
+            self.stack.schedule(self._ack_alarm(live, msg, alarm_id))
+        elif msg is not None and hook is not None and msg.root == "Notify":
+            await hook(sender, msg, time.time())
+        elif msg is not None and msg.cmd_type == "Catalog":
             if msg.root == "Response" or not any("Event" in i for i in msg.items):
                 self._on_response(sender, msg, time.time())
             else:
@@ -237,6 +255,10 @@ class DeviceMessaging:
                     self._catalog_waiters.pop(key, None)
 
     # =========================================================== outbound
+    def target(self, device_id: str) -> LiveDevice:
+        """The online device to address (DeviceUnavailable otherwise)."""
+        return self._target(device_id)
+
     def _target(self, device_id: str) -> LiveDevice:
         live = self.registry.get(device_id)
         if live is None:
@@ -291,6 +313,20 @@ class DeviceMessaging:
             return await asyncio.wait_for(fut, timeout or self.query_timeout)
         except TimeoutError as exc:
             raise DeviceUnavailable(f"no {cmd_type} response from {device_id}", 504) from exc
+        finally:
+            self._pending.pop((cmd_type, sn), None)
+
+    async def request_response(
+        self, live: LiveDevice, cmd_type: str, sn: int, body: bytes
+    ) -> ManscdpMessage:
+        """Send a prepared body and wait for the Response with its CmdType and SN."""
+        fut: asyncio.Future[ManscdpMessage] = asyncio.get_running_loop().create_future()
+        self._pending[(cmd_type, sn)] = fut
+        try:
+            await self._send_or_raise(live, body)
+            return await asyncio.wait_for(fut, self.query_timeout)
+        except TimeoutError as exc:
+            raise DeviceUnavailable(f"no {cmd_type} response from {live.id}", 504) from exc
         finally:
             self._pending.pop((cmd_type, sn), None)
 

@@ -52,6 +52,11 @@ class RegistrarPolicy:
     max_failures: int = 10
     ip_max_failures: int = 200
     lockout_s: float = 300.0
+    # GB/T 28181-2022 / RFC 7616: also challenge with SHA-256. "offer" lists MD5 first
+    # (devices that read only the first header keep working) and SHA-256 second;
+    # "prefer" lists SHA-256 first. A device once seen answering SHA-256 always gets
+    # SHA-256 first. "off": MD5 only.
+    sha256: str = "offer"
 
 
 class Registrar:
@@ -78,17 +83,36 @@ class Registrar:
             window_s=policy.lockout_s,
             lockout_s=policy.lockout_s,
         )
-        self.stats = {"ok": 0, "challenged": 0, "forbidden": 0, "throttled": 0}
+        self.stats = {"ok": 0, "challenged": 0, "forbidden": 0, "throttled": 0, "sha256": 0}
+        self.sha256_devices: set[str] = set()
 
-    def _challenge(self, req: SipRequest, now: float, *, stale: bool = False) -> SipResponse:
+    def _algorithms(self, device_id: str) -> list[str]:
+        mode = self.policy.sha256
+        if mode == "off":
+            return ["MD5"]
+        if mode == "prefer" or device_id in self.sha256_devices:
+            return ["SHA-256", "MD5"]
+        return ["MD5", "SHA-256"]
+
+    def _challenge(
+        self, req: SipRequest, now: float, *, stale: bool = False, device_id: str = ""
+    ) -> SipResponse:
         self.stats["challenged"] += 1
-        value = digest.build_challenge(
-            realm=self.policy.realm,
-            nonce=digest.make_nonce(self.secret, now),
-            qop=self.policy.qop,
-            stale=stale,
-        )
-        return response_for(req, 401, to_tag=new_tag(), headers=[("WWW-Authenticate", value)])
+        nonce = digest.make_nonce(self.secret, now)
+        headers = [
+            (
+                "WWW-Authenticate",
+                digest.build_challenge(
+                    realm=self.policy.realm,
+                    nonce=nonce,
+                    qop=self.policy.qop,
+                    stale=stale,
+                    algorithm=alg,
+                ),
+            )
+            for alg in self._algorithms(device_id)
+        ]
+        return response_for(req, 401, to_tag=new_tag(), headers=headers)
 
     def _forbid(
         self,
@@ -139,7 +163,7 @@ class Registrar:
 
         auth_value = req.headers.get("Authorization")
         if not auth_value:
-            return self._challenge(req, now)
+            return self._challenge(req, now, device_id=device_id)
         try:
             params = digest.parse_digest(auth_value)
         except digest.DigestError:
@@ -148,9 +172,11 @@ class Registrar:
             self.secret, params.get("nonce", ""), now, self.policy.nonce_max_age
         )
         if nonce_state == "stale":
-            return self._challenge(req, now, stale=True)
+            return self._challenge(req, now, stale=True, device_id=device_id)
         if nonce_state != "ok":
-            return self._challenge(req, now)
+            return self._challenge(req, now, device_id=device_id)
+        if params.get("algorithm", "MD5").upper() not in self._algorithms(device_id):
+            return self._challenge(req, now, device_id=device_id)
         if params.get("username") != device_id or params.get("realm") != self.policy.realm:
             return self._forbid(req, "Credentials Do Not Match Device", peer, now, device_id)
 
@@ -160,6 +186,9 @@ class Registrar:
             log.info("wrong password from device %s at %s", device_id, peer)
             return self._forbid(req, "Forbidden", peer, now, device_id)
         self.throttle.record_success((peer.host, device_id))
+        if params.get("algorithm", "MD5").upper() == "SHA-256":
+            self.stats["sha256"] += 1
+            self.sha256_devices.add(device_id)
 
         async with self.registry.lock(device_id):
             live = self.registry.get(device_id)

@@ -322,10 +322,25 @@ class DeviceService:
         msg = await self.messaging.query(ch.device_id, "PresetQuery", target_id=ch.channel_id)
         return msg.items
 
-    async def reset_alarm(self, principal: Principal, alarm_id: int, username: str) -> Alarm:
+    async def reset_alarm(
+        self, principal: Principal, alarm_id: int, username: str, *, client_ip: str | None = None
+    ) -> Alarm:
         alarm = await self.get_alarm(principal, alarm_id)
         await self.messaging.reset_alarm(
             alarm.device_id, alarm.alarm_device_id, alarm.method, alarm.alarm_type
+        )
+        audit(
+            self.bus,
+            AuditRecord(
+                action="device.alarm_reset",
+                user_id=principal.user_id,
+                username=principal.username,
+                target_type="channel",
+                target_id=alarm.alarm_device_id,
+                device_id=alarm.device_id,
+                client_ip=client_ip,
+                detail={"alarm_id": alarm_id},
+            ),
         )
         return await self._mark_alarm(alarm_id, reset=True, username=username)
 

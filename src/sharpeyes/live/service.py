@@ -502,8 +502,8 @@ class LiveService:
             raise TokenError("malformed", "token belongs to another channel")
         return s, claims
 
-    def attach(self, s: LiveSession, viewer: WsViewer) -> None:
-        s.hub.attach(viewer)
+    def attach(self, s: LiveSession, viewer: WsViewer, *, audio: bool = False) -> None:
+        s.hub.attach(viewer, audio=audio)
         s.viewers.add(viewer)
         s.idle_since = None
 

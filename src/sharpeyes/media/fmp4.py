@@ -332,6 +332,11 @@ class Fmp4Writer:
         return moof + _U32.pack(8 + len(payload)) + b"mdat" + payload
 
     @property
+    def origin(self) -> int | None:
+        """Source time (timescale units) that decode time 0 stands for; None before use."""
+        return self._origin
+
+    @property
     def decode_time(self) -> int:
         """Decode time (timescale units) where the next fragment will start."""
         return self._next_dts

@@ -12,9 +12,12 @@ and it remuxes only for whom it must:
 - an HLS writer is created on the first HLS request (from the cached GOP) and
   dropped by the session when no HLS client has asked for a while.
 
-Video is passed through as it came (H.264 or H.265, no transcoding). Audio frames
-are counted (G.711 is not playable by MSE and we do not transcode) but not sent.
-Nothing here blocks, logs or reads a clock.
+Video is passed through as it came (H.264 or H.265, no transcoding). Audio goes
+only to viewers who attached with ``audio=True``: they get an init segment with an
+AAC track 2 beside the shared video track, and the audio fragments of an
+:class:`~sharpeyes.media.audio.AudioPipe` (AAC passed through, G.711 transcoded)
+that exists only while such a viewer is attached. Nothing here blocks, logs or
+reads a clock.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from .audio import PLAYABLE, AudioError, AudioPipe, av_init_segment
 from .es import EsError, EsFrame, codec_string, parameter_sets, parse_sps
 from .fmp4 import Fmp4Error, Fmp4Writer
 from .hls import HlsWriter
@@ -82,6 +86,9 @@ class StreamHub:
         self._hls: HlsWriter | None = None
         self._last_dts: int | None = None
         self._delta = DEFAULT_FRAME_TICKS
+        self._last_audio: EsFrame | None = None
+        self._audio_pipe: AudioPipe | None = None
+        self._audio_consumers: list[Consumer] = []
 
     # -- state -------------------------------------------------------------------
 
@@ -120,6 +127,14 @@ class StreamHub:
         if frame.stream != "video":
             self.audio_frames += 1
             self.audio_codec = frame.codec
+            self._last_audio = frame
+            pipe = self._audio_pipe
+            if pipe is not None:
+                frag = pipe.push(frame)
+                if frag:
+                    for c in self._audio_consumers:
+                        if c in self._consumers:
+                            c.send_media(frag, False)
             return
         self.frames += 1
         self.video_bytes += len(frame.data)
@@ -211,17 +226,19 @@ class StreamHub:
             self._writer = writer
             self._init = writer.init_segment()
             for c in self._consumers + self._pending:
-                c.send_init(self.info(), self._init)
+                c.send_init(*self._init_for(c))
         if self._hls is not None:
             self._hls = None  # HLS clients re-request; a new writer starts at this keyframe
         return True
 
     # -- fMP4 consumers ------------------------------------------------------------
 
-    def attach(self, consumer: Consumer) -> None:
+    def attach(self, consumer: Consumer, *, audio: bool = False) -> None:
         """Add a viewer: it is sent the init segment and the cached GOP at once.
 
-        Raises ``LookupError`` while no usable keyframe has been seen.
+        With ``audio`` (and a stream whose audio can become AAC) the init segment has
+        an audio track and the viewer gets audio fragments too. Raises
+        ``LookupError`` while no usable keyframe has been seen.
         """
         if self._params is None or self.codec is None or self.last_keyframe is None:
             raise LookupError("no keyframe yet")
@@ -241,7 +258,9 @@ class StreamHub:
                 self._frags.append(writer.fragment(gop[:1], end_dts=key_end))
                 if len(gop) > 1:
                     self._frags.append(writer.fragment(gop[1:], end_dts=self._end_of(gop[-1])))
-        consumer.send_init(self.info(), self._init)
+        if audio:
+            self._start_audio(consumer)
+        consumer.send_init(*self._init_for(consumer))
         if self._frags:
             consumer.send_media(self._frags[0], True)
             if len(self._frags) > 1:
@@ -258,10 +277,60 @@ class StreamHub:
             self._consumers.remove(consumer)
         else:
             return
+        if consumer in self._audio_consumers:
+            self._audio_consumers.remove(consumer)
+            if not self._audio_consumers:
+                self._audio_pipe = None  # nobody listens: stop transcoding
         if not self._consumers and not self._pending:
             self._writer = None
             self._init = b""
             self._frags = []
+
+    # -- audio -----------------------------------------------------------------------
+
+    @property
+    def audio_active(self) -> bool:
+        """True while an audio pipe runs (some viewer has sound on)."""
+        return self._audio_pipe is not None
+
+    @property
+    def audio_transcoding(self) -> bool:
+        return self._audio_pipe is not None and self._audio_pipe.transcoding
+
+    def _start_audio(self, consumer: Consumer) -> None:
+        if self.audio_codec not in PLAYABLE:
+            return  # no audio (yet) or a codec we cannot play: video only
+        pipe = self._audio_pipe
+        if pipe is None:
+            try:
+                pipe = AudioPipe(self.audio_codec, self._video_origin)
+            except (AudioError, ValueError):
+                return
+            if pipe.track is None and self._last_audio is not None:
+                pipe.push(self._last_audio)  # learn the AAC configuration from ADTS
+            if pipe.track is None:
+                return
+            self._audio_pipe = pipe
+        self._audio_consumers.append(consumer)
+
+    def _video_origin(self) -> int | None:
+        writer = self._writer
+        if writer is None or writer.origin is None:
+            return None
+        return writer.origin * 90000 // writer.timescale
+
+    def _init_for(self, consumer: Consumer) -> tuple[dict[str, object], bytes]:
+        pipe = self._audio_pipe
+        if consumer in self._audio_consumers and pipe is not None and pipe.track is not None:
+            info = self.info()
+            codecs = f"{self.mime_codec},{pipe.track.mime_codec}"
+            info.update(
+                mime=f'video/mp4; codecs="{codecs}"',
+                audio_mime_codec=pipe.track.mime_codec,
+                audio=True,
+            )
+            return info, av_init_segment(self._init, pipe.track)
+        return {**self.info(), "audio": False}, self._init
 
     @staticmethod
     def _dts(frame: EsFrame) -> int | None:

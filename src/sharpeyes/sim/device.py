@@ -54,6 +54,7 @@ from sharpeyes.gb28181.message import (
 )
 from sharpeyes.gb28181.ptz import PRESET_DELETE, PRESET_SET, decode_ptz
 from sharpeyes.sim import media as sim_media
+from sharpeyes.sim import messages as sim_messages
 from sharpeyes.sip.stack import SipTimeout, new_call_id, new_tag
 
 if TYPE_CHECKING:
@@ -189,6 +190,9 @@ class SimDeviceConfig:
     register_expires: int = 3600
     catalog_per_message: int = 10
     faults: set[str] = field(default_factory=set)
+    # Digest algorithms this device can answer, strongest first (2022 devices: SHA-256).
+    digest_algorithms: tuple[str, ...] = ("MD5",)
+    talk: bool = True  # has a speaker: accepts INVITE s=Talk (G.711)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
 
     def __post_init__(self) -> None:
@@ -258,6 +262,7 @@ class SimDevice:
         self._keepalive: asyncio.TimerHandle | None = None
         self._keepalive_misses = 0
         self.media_calls: dict[str, sim_media.SimCall] = {}
+        self.state = sim_messages.SimState()
 
     # ------------------------------------------------------------ identity
     @property
@@ -385,9 +390,8 @@ class SimDevice:
             if resp.status not in (401, 407):
                 return resp
             name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-            try:
-                challenge = parse_digest(resp.headers.get(name) or "")
-            except DigestError:
+            challenge = self._pick_challenge(resp.headers.get_all(name))
+            if challenge is None:
                 return resp
             stale = challenge.get("stale", "").lower() == "true"
             if auth is not None and not stale:
@@ -397,6 +401,20 @@ class SimDevice:
                 return resp
             auth = ("Authorization" if resp.status == 401 else "Proxy-Authorization", value)
         return resp
+
+    def _pick_challenge(self, values: list[str]) -> dict[str, str] | None:
+        """The challenge with the strongest algorithm we support (RFC 7616 3.7)."""
+        offered: dict[str, dict[str, str]] = {}
+        for value in values:
+            try:
+                c = parse_digest(value)
+            except DigestError:
+                continue
+            offered.setdefault(c.get("algorithm", "MD5").upper(), c)
+        for alg in self.config.digest_algorithms:
+            if alg.upper() in offered:
+                return offered[alg.upper()]
+        return None
 
     def _authorization(self, uri: str, challenge: Mapping[str, str]) -> str | None:
         password = self.config.password
@@ -468,6 +486,7 @@ class SimDevice:
         self._running = False
         self._cancel_timers()
         sim_media.stop_all(self)
+        sim_messages.stop_all(self)
 
     async def hang_up(self, channel_id: str | None = None) -> list[int]:
         """End this device's live streams with a BYE of its own (e.g. a camera reboot)."""
@@ -672,9 +691,11 @@ class SimDevice:
         if method == "OPTIONS":
             return response_for(req, 200, headers=[("Allow", ALLOW)])
         if method == "INVITE":
+            if sim_messages.is_talk(req):
+                return await sim_messages.on_talk_invite(self, req)
             return await sim_media.on_invite(self, req)
         if method == "BYE":
-            return sim_media.on_bye(self, req)
+            return sim_messages.on_talk_bye(self, req) or sim_media.on_bye(self, req)
         if method in ("CANCEL", "INFO"):
             return response_for(req, 481)
         if method in _KNOWN_METHODS:
@@ -770,62 +791,10 @@ class SimDevice:
         self._later(self._send_message(body))
         return None
 
-    def _query_config(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
-        basic: dict[str, manscdp.FieldValue] = {
-            "Name": self.config.name,
-            "DeviceID": self.device_id,
-            "SIPServerID": self.fleet.server_id,
-            "Expiration": self.granted_expires or self.config.register_expires,
-            "HeartBeatInterval": int(self.config.keepalive_interval),
-            "HeartBeatCount": 3,
-        }
-        body = manscdp.build_manscdp(
-            "Response",
-            "ConfigDownload",
-            msg.sn,
-            self.device_id,
-            [("Result", "OK"), ("BasicParam", basic)],
-            charset=self.config.charset,
-        )
-        self._later(self._send_message(body))
-        return None
-
     def _control(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
-        f = msg.fields
-        if "PTZCmd" in f:
-            return self._ptz(req, msg, f["PTZCmd"])
-        if f.get("AlarmCmd") == "ResetAlarm":
-            log.info("sim ResetAlarm %s %s", self.device_id, msg.device_id)
-            self.active_alarms.discard(msg.device_id)
-            if msg.device_id == self.device_id:
-                self.active_alarms.clear()
-        elif "TeleBoot" in f:
-            log.info("sim TeleBoot %s (ignored)", self.device_id)
-            return None
-        elif "IFameCmd" in f or "DragZoomIn" in f or "DragZoomOut" in f:
-            return None  # no response defined (A.2.3)
-        body = manscdp.build_manscdp(
-            "Response",
-            "DeviceControl",
-            msg.sn,
-            msg.device_id or self.device_id,
-            [("Result", "OK")],
-            charset=self.config.charset,
-        )
-        self._later(self._send_message(body))
-        return None
-
-    def _config(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
-        body = manscdp.build_manscdp(
-            "Response",
-            "DeviceConfig",
-            msg.sn,
-            msg.device_id or self.device_id,
-            [("Result", "OK")],
-            charset=self.config.charset,
-        )
-        self._later(self._send_message(body))
-        return None
+        if "PTZCmd" in msg.fields:
+            return self._ptz(req, msg, msg.fields["PTZCmd"])
+        return sim_messages.control(self, req, msg)
 
     def _ptz(self, req: SipRequest, msg: ManscdpMessage, hex_cmd: str) -> SipResponse | None:
         try:
@@ -839,6 +808,7 @@ class SimDevice:
         if len(self.ptz_log) > 2 * PTZ_LOG_MAX:
             del self.ptz_log[:-PTZ_LOG_MAX]
         log.info("sim PTZ %s %s %s", self.device_id, channel_id, action)
+        sim_messages.after_ptz(self, channel_id, cmd)
         presets = self.presets.get(channel_id)
         if presets is not None and 1 <= cmd.d2 <= 255:
             if cmd.cmd == PRESET_SET:
@@ -849,6 +819,8 @@ class SimDevice:
 
     def _on_subscribe(self, req: SipRequest, msg: ManscdpMessage | None) -> SipResponse:
         event = req.headers.get("Event") or ""
+        if event.split(";")[0].strip().lower() == "presence":
+            return sim_messages.on_subscribe(self, req, msg)
         if event.split(";")[0].strip().lower() != "catalog":
             return response_for(req, 489, "Bad Event", headers=[("Allow-Events", "Catalog")])
         try:
@@ -935,9 +907,8 @@ _MESSAGE_HANDLERS: dict[tuple[str, str], _Handler] = {
     ("Query", "DeviceStatus"): SimDevice._query_device_status,
     ("Query", "PresetQuery"): SimDevice._query_presets,
     ("Query", "RecordInfo"): SimDevice._query_records,
-    ("Query", "ConfigDownload"): SimDevice._query_config,
     ("Control", "DeviceControl"): SimDevice._control,
-    ("Control", "DeviceConfig"): SimDevice._config,
+    **sim_messages.HANDLERS,
 }
 
 

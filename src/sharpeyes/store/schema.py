@@ -20,6 +20,7 @@ import sharpeyes.jobs
 import sharpeyes.ledger.models
 import sharpeyes.sharing.models  # noqa: F401  (share requests, grants, apps)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
+from sharpeyes.messages import models as _messages_models  # noqa: F401  (mobile positions)
 from sharpeyes.store.models import Base
 
 metadata = Base.metadata

@@ -20,6 +20,7 @@ export default {
   ptzType: { 1: 'Dome', 2: 'Half dome', 3: 'Fixed bullet', 4: 'Remote bullet' },
   admission: { admitted: 'Admitted', pending: 'Pending', rejected: 'Rejected' },
   device: {
+    track: 'Track', trackPoints: '{n} positions',
     detail: 'Device', info: 'Device', id: 'Device ID', name: 'Name', vendor: 'Vendor / model / firmware', address: 'Signalling address', type: 'Type',
     registered: 'Registered', keepalive: 'Last keepalive', channels: 'Channels', history: 'Online history', live: 'Ask the device', query: 'Query info and status',
     queryHint: 'Sends DeviceInfo / DeviceStatus queries to the device', reason: 'Reason', self: 'the device', admit: 'Admit', reject: 'Reject', sync: 'Sync catalog',
@@ -39,6 +40,7 @@ export default {
   },
   map: { total: '{n} cameras in view', notLinked: 'Not linked to a channel', record: 'Record' },
   live: {
+    mute: 'Sound off', unmute: 'Sound on', noAudio: 'no sound from this camera',
     open: 'Live view', dragHint: 'Drag a channel into a cell, or double-click it', empty: 'Drop a channel here', starting: 'Requesting video…', reconnecting: 'Reconnecting…',
     reasons: {
       no_packets: 'no video arrived from the camera', ssrc_mismatch: 'the camera sends with another SSRC',
@@ -52,7 +54,13 @@ export default {
     ended: 'Video stopped', retry: 'Retry', noStream: 'The node offered no playable stream', noFrame: 'No picture yet', snapshot: 'Snapshot', fullscreen: 'Full screen',
     stream: 'Main/sub stream', main: 'Main', sub: 'Sub', selectCell: 'Select a cell to control its camera',
   },
+  talk: { start: 'Talk', stop: 'Stop talking', failed: 'Talk failed' },
   ptz: {
+    focus_near: 'Focus near', focus_far: 'Focus far', iris_open: 'Iris open', iris_close: 'Iris close', fi_stop: 'Stop focus/iris', lens: 'Focus / iris',
+    cruise: 'Cruise', cruiseNo: 'Cruise no.', cruise_add: 'Add preset to cruise', cruise_remove: 'Remove preset from cruise', cruise_speed: 'Cruise speed', cruise_dwell: 'Dwell (s)',
+    cruise_start: 'Start cruise', cruise_stop: 'Stop cruise', scan: 'Auto scan', scanNo: 'Scan no.', scan_left: 'Set left limit', scan_right: 'Set right limit',
+    scan_speed: 'Scan speed', scan_start: 'Start scan', scan_stop: 'Stop scan', wiper_on: 'Wiper on', wiper_off: 'Wiper off', aux: 'Auxiliary switch',
+    aux_on: 'Switch on', aux_off: 'Switch off', add: 'Add', remove: 'Remove', apply: 'Apply', start: 'Start', stopIt: 'Stop', wiper: 'Wiper',
     title: 'PTZ', up: 'Up', down: 'Down', left: 'Left', right: 'Right', upleft: 'Up left', upright: 'Up right', downleft: 'Down left', downright: 'Down right',
     stop: 'Stop', zoomin: 'Zoom in', zoomout: 'Zoom out', speed: 'Speed', presets: 'Presets', call: 'Go to', set: 'Save', failed: 'PTZ failed',
     sent: 'Sent: {action}', notPtz: 'This camera has no PTZ', preset_call: 'Go to preset', preset_set: 'Save preset', preset_delete: 'Delete preset',

@@ -20,6 +20,7 @@ export default {
   ptzType: { 1: '球机', 2: '半球', 3: '固定枪机', 4: '遥控枪机' },
   admission: { admitted: '已准入', pending: '待审批', rejected: '已拒绝' },
   device: {
+    track: '轨迹', trackPoints: '{n} 个位置点',
     detail: '设备详情', info: '设备信息', id: '设备编码', name: '名称', vendor: '厂商/型号/固件', address: '信令地址', type: '设备类型',
     registered: '注册时间', keepalive: '最后心跳', channels: '通道', history: '上下线记录', live: '设备实时查询', query: '查询设备信息与状态',
     queryHint: '向设备发送 DeviceInfo / DeviceStatus 查询', reason: '原因', self: '设备本身', admit: '准入', reject: '拒绝', sync: '同步目录',
@@ -39,6 +40,7 @@ export default {
   },
   map: { total: '视野内 {n} 个点位', notLinked: '未关联设备通道', record: '点位档案' },
   live: {
+    mute: '关闭声音', unmute: '打开声音', noAudio: '该摄像机无声音',
     open: '实时视频', dragHint: '将左侧通道拖入窗格，或双击通道', empty: '拖入通道', starting: '正在请求视频…', reconnecting: '正在重连…',
     reasons: {
       no_packets: '未收到摄像机视频', ssrc_mismatch: '摄像机发送的SSRC不符', wrong_source: '视频来自其他地址',
@@ -50,7 +52,13 @@ export default {
     ended: '视频已中断', retry: '重试', noStream: '节点未提供可播放的流', noFrame: '尚无画面', snapshot: '抓图', fullscreen: '全屏',
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
   },
+  talk: { start: '对讲', stop: '停止对讲', failed: '对讲失败' },
   ptz: {
+    focus_near: '聚焦近', focus_far: '聚焦远', iris_open: '光圈大', iris_close: '光圈小', fi_stop: '停止聚焦/光圈', lens: '聚焦 / 光圈',
+    cruise: '巡航', cruiseNo: '巡航号', cruise_add: '加入巡航点', cruise_remove: '删除巡航点', cruise_speed: '巡航速度', cruise_dwell: '停留时间(秒)',
+    cruise_start: '开始巡航', cruise_stop: '停止巡航', scan: '自动扫描', scanNo: '扫描号', scan_left: '设置左边界', scan_right: '设置右边界',
+    scan_speed: '扫描速度', scan_start: '开始扫描', scan_stop: '停止扫描', wiper_on: '雨刷开', wiper_off: '雨刷关', aux: '辅助开关',
+    aux_on: '开关开', aux_off: '开关关', add: '加入', remove: '删除', apply: '设置', start: '开始', stopIt: '停止', wiper: '雨刷',
     title: '云台控制', up: '上', down: '下', left: '左', right: '右', upleft: '左上', upright: '右上', downleft: '左下', downright: '右下',
     stop: '停止', zoomin: '放大', zoomout: '缩小', speed: '速度', presets: '预置位', call: '调用', set: '设置', failed: '云台控制失败',
     sent: '已发送：{action}', notPtz: '该摄像机不支持云台', preset_call: '调用预置位', preset_set: '设置预置位', preset_delete: '删除预置位',

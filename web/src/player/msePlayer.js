@@ -112,7 +112,7 @@ export class MsePlayer {
       if (!this.sb) this.codec = mime
       else this.queue.push({ mime }) // a new init segment follows: switch type first
     }
-    this.onInfo({ codec: meta.mime_codec || meta.codec || mime, width: meta.width, height: meta.height })
+    this.onInfo({ codec: meta.mime_codec || meta.codec || mime, width: meta.width, height: meta.height, audio: meta.audio })
   }
 
   _data(chunk) {

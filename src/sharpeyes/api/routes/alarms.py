@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from sharpeyes.api.deps import AlarmHandler, NodeDep, Reader
 from sharpeyes.api.params import Int64
@@ -40,7 +40,10 @@ async def acknowledge(alarm_id: Int64, principal: AlarmHandler, node: NodeDep) -
 
 
 @router.post("/{alarm_id}/reset", response_model=AlarmOut)
-async def reset(alarm_id: Int64, principal: AlarmHandler, node: NodeDep) -> AlarmOut:
+async def reset(
+    alarm_id: Int64, principal: AlarmHandler, node: NodeDep, request: Request
+) -> AlarmOut:
+    ip = request.client.host if request.client else None
     return AlarmOut.model_validate(
-        await node.devices.reset_alarm(principal, alarm_id, principal.username)
+        await node.devices.reset_alarm(principal, alarm_id, principal.username, client_ip=ip)
     )

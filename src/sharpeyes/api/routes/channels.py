@@ -71,14 +71,14 @@ async def get_channel(channel_pk: Int64, principal: Reader, node: NodeDep) -> Ch
 
 @router.post("/{channel_pk}/ptz", response_model=PtzOut)
 async def ptz(
-    channel_pk: Int64, body: PtzIn, request: Request, principal: PtzUser, node: NodeDep
+    channel_pk: Int64, body: PtzIn, principal: PtzUser, node: NodeDep, request: Request
 ) -> PtzOut:
-    cmd = await node.devices.ptz(
+    """The whole A.3 family: motion, focus/iris, presets, cruise, scan, wiper/aux (audited)."""
+    cmd = await node.messages.ptz(
         principal,
         channel_pk,
-        action=body.action,
-        speed=body.speed,
-        preset=body.preset,
+        body.action,
+        body.model_dump(exclude={"action"}),
         client_ip=request.client.host if request.client else None,
     )
     return PtzOut(command=cmd)

@@ -212,8 +212,12 @@ async def hls_segment(session_id: str, name: str, node: NodeDep, token: str = ""
 
 
 @router.websocket("/api/streams/{session_id}/ws")
-async def stream_ws(ws: WebSocket, session_id: str, token: str = "") -> None:
-    """fMP4 over WebSocket for MSE players (see the module docstring for the protocol)."""
+async def stream_ws(ws: WebSocket, session_id: str, token: str = "", audio: bool = False) -> None:
+    """fMP4 over WebSocket for MSE players (see the module docstring for the protocol).
+
+    ``audio=1`` asks for sound: the init segment then has an AAC track (G.711 is
+    transcoded only while such a viewer is connected) and ``init`` says ``audio``.
+    """
     node = ws.app.state.node
     try:
         session, claims = node.live.viewer_session(session_id, token)
@@ -234,7 +238,7 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "") -> None:
         user_id=principal.user_id,
     )
     try:
-        node.live.attach(session, viewer)
+        node.live.attach(session, viewer, audio=audio)
     except LookupError as exc:
         await _end(ws, "error", f"stream not ready: {exc}")
         return
