@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test setup system web lint test-sqlite test-pg bench clean
+.PHONY: fuzz run test setup system web lint test-sqlite test-pg bench clean
 
 $(BIN)/sharpeyes: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ test: system setup web lint test-sqlite test-pg
 
 bench: setup
 	$(BIN)/python bench/signalling.py
+
+FUZZ_SECONDS ?= 600
+fuzz: setup  # long coverage-guided run of every parser (docs/ops.md); CI runs tests/fuzz only
+	for t in sip sdp manscdp rtp ps ts; do \
+	  PYTHONPATH=. $(BIN)/python -m tests.fuzz.run_atheris $$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache data web/node_modules web/dist artifacts
