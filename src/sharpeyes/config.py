@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sharpeyes.ledger.settings import LedgerSettings
+from sharpeyes.proxies.settings import ProxySettings
 
 
 class SipSettings(BaseModel):
@@ -145,6 +146,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
     ui: UiSettings = UiSettings()
+    proxies: ProxySettings = ProxySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
+from sharpeyes.proxies.service import ProxyService
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
@@ -94,6 +95,15 @@ class Node:
         )
         self.jobs = JobRunner(self.db, self.bus)
         self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
+        self.proxies = ProxyService(
+            self.db,
+            self.bus,
+            settings.proxies,
+            devices=self.devices,
+            live=self.live,
+            ledger=self.ledger,
+            domain=sip.domain,
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -132,6 +142,7 @@ class Node:
         await self.stack.start()
         self.messaging.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
+        await self.proxies.start()
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
@@ -197,6 +208,7 @@ class Node:
     async def stop(self) -> None:
         self._lag_task.cancel()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
+        await self.proxies.stop()  # after live: its sessions' pulls were told to stop
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:

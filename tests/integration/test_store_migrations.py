@@ -37,6 +37,8 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0007: RTSP/ONVIF proxies
+    "proxies",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -17,6 +17,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    proxies,
     streams,
     ui,
     users,
@@ -28,6 +29,8 @@ from sharpeyes.devices.service import NotFound
 from sharpeyes.jobs import JobNotFound
 from sharpeyes.ledger.service import InvalidRecord, LedgerConflict, LedgerNotFound
 from sharpeyes.live.session import StreamEnded
+from sharpeyes.proxies.onvif import OnvifError
+from sharpeyes.proxies.service import ConflictError as ProxyConflict
 
 if TYPE_CHECKING:
     from sharpeyes.node import Node
@@ -54,6 +57,7 @@ def create_app(node: Node) -> FastAPI:
         map_routes,
         jobs,
         streams,
+        proxies,
         ui,
     ):
         app.include_router(module.router)
@@ -88,6 +92,14 @@ def create_app(node: Node) -> FastAPI:
         return JSONResponse(
             {"detail": exc.detail, "reason": exc.reason.value}, status_code=exc.status
         )
+
+    @app.exception_handler(ProxyConflict)
+    async def proxy_conflict(_: Request, exc: ProxyConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(OnvifError)
+    async def onvif_failed(_: Request, exc: OnvifError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=exc.status)
 
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:

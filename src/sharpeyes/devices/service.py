@@ -7,12 +7,13 @@ stays thin and cannot forget the principal's region/organisation scope.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
 
 from sharpeyes.devices.messaging import CatalogResult, DeviceMessaging, DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.devices.virtual import VirtualDevices
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181 import ptz as ptzcodec
 from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
@@ -27,6 +28,18 @@ class NotFound(LookupError):
     """Unknown, or outside the principal's scope (indistinguishable on purpose)."""
 
 
+class ExternalPtz(Protocol):
+    """PTZ of channels that are not GB (``proxies/``: ONVIF PTZ), registered by their owner."""
+
+    def owns(self, device_id: str) -> bool: ...
+
+    async def ptz(
+        self, ch: Channel, *, action: str, speed: int, preset: int | None, username: str
+    ) -> str: ...
+
+    async def presets(self, ch: Channel) -> list[dict[str, str]]: ...
+
+
 class DeviceService:
     def __init__(
         self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus
@@ -35,6 +48,11 @@ class DeviceService:
         self.registry = registry
         self.messaging = messaging
         self.bus = bus
+        self.virtual = VirtualDevices(db, registry, bus)  # devices of other domains (proxies)
+        self.external_ptz: list[ExternalPtz] = []
+
+    def _external_ptz(self, device_id: str) -> ExternalPtz | None:
+        return next((p for p in self.external_ptz if p.owns(device_id)), None)
 
     # ------------------------------------------------------------- reads
     async def list_devices(
@@ -254,6 +272,11 @@ class DeviceService:
         preset: int | None = None,
     ) -> str:
         ch = await self.get_channel(principal, channel_pk)
+        external = self._external_ptz(ch.device_id)
+        if external is not None:
+            return await external.ptz(
+                ch, action=action, speed=speed, preset=preset, username=principal.username
+            )
         if action in ("preset_set", "preset_call", "preset_delete"):
             if preset is None:
                 raise ValueError("preset index required")
@@ -265,6 +288,9 @@ class DeviceService:
 
     async def presets(self, principal: Principal, channel_pk: int) -> list[dict[str, str]]:
         ch = await self.get_channel(principal, channel_pk)
+        external = self._external_ptz(ch.device_id)
+        if external is not None:
+            return await external.presets(ch)
         msg = await self.messaging.query(ch.device_id, "PresetQuery", target_id=ch.channel_id)
         return msg.items
 
@@ -318,4 +344,11 @@ def describe_device_id(device_id: str) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["DeviceService", "DeviceUnavailable", "NotFound", "Page", "describe_device_id"]
+__all__ = [
+    "DeviceService",
+    "DeviceUnavailable",
+    "ExternalPtz",
+    "NotFound",
+    "Page",
+    "describe_device_id",
+]

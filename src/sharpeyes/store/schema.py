@@ -18,6 +18,7 @@ from typing import Any
 import sharpeyes.jobs
 import sharpeyes.ledger.models  # noqa: F401  (registers the ledger tables)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
+from sharpeyes.proxies import models as _proxy_models  # noqa: F401  (registers proxies)
 from sharpeyes.store.models import Base
 
 metadata = Base.metadata
