@@ -7,7 +7,9 @@ gstreamer1.0-rtsp, gstreamer1.0-plugins-ugly for x264enc), not the project's ven
 
 It serves ``/cam`` (live test pattern, H.264 or H.265 with G.711 A-law audio, one
 shared pipeline for every client, UDP and TCP interleaved transports) and prints
-``READY <port>`` on stdout once it listens. It stops on SIGTERM or when stdin closes.
+``READY <port>`` on stdout once it listens, then ``CLIENT connected`` /
+``CLIENT closed`` for every RTSP connection (what the tests count pulls by).
+It stops on SIGTERM or when stdin closes.
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def main() -> None:
         perms.add_permission_for_role("user", "media.factory.construct", True)
         factory.set_permissions(perms)
     server.get_mount_points().add_factory(args.path, factory)
+
+    def client_connected(_server: object, client: GstRtspServer.RTSPClient) -> None:
+        print("CLIENT connected", flush=True)
+        client.connect("closed", lambda _c: print("CLIENT closed", flush=True))
+
+    server.connect("client-connected", client_connected)
     if server.attach(None) == 0:
         print(f"FAILED cannot listen on {args.host}:{args.port}", flush=True)
         sys.exit(2)

@@ -248,7 +248,11 @@ class ProxyService:
             await self._set_online(p, False, f"proxy_{error.value}")
             if rt.storm(time.monotonic()):
                 self.bus.publish(
-                    "proxy.reconnect_storm", id=pid, gb_id=p.gb_id, failures=rt.failures
+                    "proxy.reconnect_storm",
+                    id=pid,
+                    gb_id=p.gb_id,
+                    device_id=p.gb_id,
+                    failures=rt.failures,
                 )
 
     async def _set_online(self, p: Proxy, online: bool, reason: str) -> None:
@@ -270,6 +274,7 @@ class ProxyService:
             "proxy.state",
             id=p.id,
             gb_id=p.gb_id,
+            device_id=p.gb_id,
             state=rt.state.value,
             last_error=rt.last_error.value if rt.last_error else None,
             detail=detail or rt.last_detail,
@@ -423,7 +428,7 @@ class ProxyService:
         self._track(p, ch, time.monotonic())
         await self._ledger_record(principal, p)
         self._audit(principal, "proxy.create", p, client_ip, {"url": p.url})
-        self.bus.publish("proxy.created", id=p.id, gb_id=p.gb_id)
+        self.bus.publish("proxy.created", id=p.id, gb_id=p.gb_id, device_id=p.gb_id)
         return self.describe(p)
 
     async def _sync_channel(self, p: Proxy, *, new: bool = False) -> Channel:
@@ -546,7 +551,7 @@ class ProxyService:
                 await s.commit()
         await self.devices.virtual.remove(p.gb_id)
         self._audit(principal, "proxy.delete", p, client_ip, {})
-        self.bus.publish("proxy.deleted", id=pid, gb_id=p.gb_id)
+        self.bus.publish("proxy.deleted", id=pid, gb_id=p.gb_id, device_id=p.gb_id)
 
     def _audit(
         self, principal: Principal, action: str, p: Proxy, ip: str | None, detail: dict[str, Any]
