@@ -472,31 +472,18 @@ class ProxyService:
         return ch
 
     async def _ledger_record(self, principal: Principal, p: Proxy) -> None:
-        """A ledger camera record for the proxy (network 社会资源接入网); best effort."""
+        """A ledger camera record for the proxy (network 社会资源接入网, social); best effort:
+        the channel's values become the record's, what fails the rules becomes issues."""
         if self.ledger is None:
             return
-        base: dict[str, Any] = {
-            "code": p.gb_id,
-            "name": p.name,
-            "network": "social",
-            "social": True,
-            "status": "in_use",
-            "integration_method": None,
-            "longitude": p.longitude,
-            "latitude": p.latitude,
-            "brand": p.manufacturer,
-            "region_code": (p.civil_code or "")[:6] or None,
-        }
-        attempts = [base, {**base, "region_code": None}, {"code": p.gb_id, "social": True}]
-        for data in attempts:
-            try:
-                await self.ledger.create_camera(
-                    principal, {k: v for k, v in data.items() if v is not None or k == "code"}
-                )
-                return
-            except Exception as exc:  # a rule the record fails: try with less
-                last = exc
-        log.warning("proxy %s: no ledger record: %s", p.id, last)
+        try:
+            await self.ledger.record_for_channel(
+                principal,
+                p.gb_id,
+                {"network": "social", "social": True, "integration_method": None},
+            )
+        except Exception:
+            log.exception("proxy %s: no ledger record", p.id)
 
     async def update(
         self,
