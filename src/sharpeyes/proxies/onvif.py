@@ -146,8 +146,7 @@ class OnvifCamera:
                 "type": _text(getattr(dt, "DateTimeType", None)),
             },
             "profiles": out,
-            "ptz": "ptz" in {k.split("/")[-1].lower() for k in self._services()}
-            and any(p["ptz"] for p in out),
+            "ptz": any("/ptz/" in k for k in self._services()) and any(p["ptz"] for p in out),
         }
 
     def _services(self) -> list[str]:
