@@ -199,3 +199,17 @@ async def test_dead_server_connect_failed_then_backoff_and_recovery(
             30,
         )
     await api.aclose()
+
+
+async def test_h265_passes_through(make_node: NodeFactory) -> None:
+    node, api = await proxy_node(make_node)
+    async with RtspServer(codec="h265", audio=False) as srv:
+        p = await add_proxy(api, url=srv.url, transport="tcp")
+        a = await play(api, p["channel"])
+        assert a["codec"] == "h265" and a["mime_codec"].startswith(("hvc1", "hev1"))
+        v = await WsReader(a["ws_url"]).start()
+        await v.wait_frames(50, 40)
+        await v.close()
+        snap = await api.get(f"/api/channels/{p['channel']}/snapshot")
+        assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+    await api.aclose()
