@@ -106,6 +106,7 @@ class RtspPull:
         open_timeout_s: float = 8.0,
         read_timeout_s: float = 5.0,
         no_frames_timeout_s: float = 8.0,
+        probe_s: float = 0.5,
         name: str = "pull",
     ) -> None:
         self.url = url
@@ -117,6 +118,7 @@ class RtspPull:
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self.no_frames_timeout_s = no_frames_timeout_s
+        self.probe_s = probe_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.frames = 0
@@ -158,7 +160,14 @@ class RtspPull:
         import av
         import av.error
 
-        options = {"rtsp_transport": self.transport} if self.url.startswith("rtsp") else {}
+        # FFmpeg probes 5 s of media by default before it returns from open; the hub
+        # reads the parameter sets itself, so a short probe only costs codec details.
+        options = {
+            "analyzeduration": str(int(self.probe_s * 1_000_000)),
+            "probesize": "262144",
+        }
+        if self.url.startswith("rtsp"):
+            options["rtsp_transport"] = self.transport
         try:
             container = av.open(
                 self.url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s)

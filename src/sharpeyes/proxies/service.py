@@ -209,6 +209,7 @@ class ProxyService:
             open_timeout_s=self.settings.open_timeout_s,
             read_timeout_s=self.settings.read_timeout_s,
             no_frames_timeout_s=self.settings.no_frames_timeout_s,
+            probe_s=self.settings.probe_s,
             name=f"pull-{p.id}",
         )
         self._pulls[session.id] = pull

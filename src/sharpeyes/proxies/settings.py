@@ -19,6 +19,9 @@ class ProxySettings(BaseModel):
     no_frames_timeout_s: float = Field(
         default=8.0, description="connected but no usable video this long: no_frames"
     )
+    probe_s: float = Field(
+        default=0.5, ge=0.05, le=10, description="how much media FFmpeg probes before playing"
+    )
     backoff_initial_s: float = Field(default=1.0, description="always-on: first retry delay")
     backoff_max_s: float = 60.0
     backoff_jitter: float = Field(default=0.1, ge=0, le=0.5)
