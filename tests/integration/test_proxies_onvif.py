@@ -13,7 +13,8 @@ import pytest
 
 from sharpeyes.node import Node
 
-from ..onvif.double import OnvifDouble
+from ..onvif.double import DiscoveryResponder, OnvifDouble
+from .conftest import NodeFactory, login
 
 pytestmark = pytest.mark.db
 
@@ -112,3 +113,26 @@ async def test_ptz_on_a_plain_rtsp_proxy_is_refused(api: httpx.AsyncClient) -> N
     pk = r.json()["channel"]
     r = await api.post(f"/api/channels/{pk}/ptz", json={"action": "left"})
     assert r.status_code == 400 and "ONVIF" in r.json()["detail"]
+
+
+async def test_ws_discovery_lists_devices_not_yet_added(make_node: NodeFactory) -> None:
+    cams = [
+        {"xaddr": "http://192.0.2.61/onvif/device_service", "name": "HIKVISION",
+         "hardware": "DS-2CD2T47G1-L"},
+        {"xaddr": "http://192.0.2.62:8000/onvif/device_service", "name": "Dahua",
+         "hardware": "IPC-HFW2431S"},
+    ]  # fmt: skip
+    async with DiscoveryResponder(cams) as responder:
+        node = await make_node(proxies={"discovery_port": responder.port})
+        api = await login(node)
+        r = await api.post(
+            "/api/proxies", json={"name": "already", "url": "rtsp://192.0.2.62:554/cam/realmonitor"}
+        )
+        assert r.status_code == 201
+        r = await api.get("/api/proxies/discover", params={"address": "127.0.0.1", "timeout": 1})
+        assert r.status_code == 200, r.text
+        assert responder.probes and "NetworkVideoTransmitter" in responder.probes[0]
+        items = r.json()["items"]
+        assert [i["xaddrs"] for i in items] == [["http://192.0.2.61/onvif/device_service"]]
+        assert items[0]["name"] == "HIKVISION" and items[0]["hardware"] == "DS-2CD2T47G1-L"
+        await api.aclose()

@@ -202,7 +202,7 @@ async def test_dead_server_connect_failed_then_backoff_and_recovery(
 
 
 async def test_h265_passes_through(make_node: NodeFactory) -> None:
-    node, api = await proxy_node(make_node)
+    _node, api = await proxy_node(make_node)
     async with RtspServer(codec="h265", audio=False) as srv:
         p = await add_proxy(api, url=srv.url, transport="tcp")
         a = await play(api, p["channel"])

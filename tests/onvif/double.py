@@ -165,3 +165,65 @@ class OnvifDouble:
         if op == "GetPresets":
             return R.GET_PRESETS
         return None  # GetServices and the rest: ActionNotSupported, like older firmware
+
+
+PROBE_MATCH = """<?xml version="1.0" encoding="UTF-8"?>
+<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"
+ xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"
+ xmlns:dn="http://www.onvif.org/ver10/network/wsdl"
+ xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><env:Header>
+<wsa:MessageID>uuid:{mid}</wsa:MessageID><wsa:RelatesTo>{relates}</wsa:RelatesTo>
+<wsa:To env:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
+<wsa:Action env:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>
+<d:AppSequence InstanceId="1698765432" MessageNumber="{n}"/></env:Header><env:Body>
+<d:ProbeMatches><d:ProbeMatch><wsa:EndpointReference>
+<wsa:Address>urn:uuid:{epr}</wsa:Address></wsa:EndpointReference>
+<d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>
+<d:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/Profile/Streaming
+ onvif://www.onvif.org/hardware/{hardware} onvif://www.onvif.org/name/{name}
+ onvif://www.onvif.org/location/city/hangzhou</d:Scopes>
+<d:XAddrs>{xaddr}</d:XAddrs><d:MetadataVersion>10</d:MetadataVersion>
+</d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>"""
+
+
+class DiscoveryResponder:
+    """Answers WS-Discovery Probes on a UDP port (unicast) with ProbeMatches for cameras."""
+
+    def __init__(self, cameras: list[dict[str, str]]) -> None:
+        self.cameras = cameras
+        self.probes: list[str] = []
+        self.port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def __aenter__(self) -> DiscoveryResponder:
+        import uuid
+
+        loop = asyncio.get_running_loop()
+        outer = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                outer._transport = transport  # type: ignore[assignment]
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                env = etree.fromstring(data)
+                mid = env.findtext(".//{http://schemas.xmlsoap.org/ws/2004/08/addressing}MessageID")
+                types = env.findtext(".//{http://schemas.xmlsoap.org/ws/2005/04/discovery}Types")
+                outer.probes.append(types or "")
+                assert outer._transport is not None
+                for i, cam in enumerate(outer.cameras):
+                    epr = uuid.uuid5(uuid.NAMESPACE_URL, cam["xaddr"])  # stable, like a device's
+                    reply = PROBE_MATCH.format(
+                        mid=uuid.uuid4(), relates=mid, n=i + 1, epr=epr, **cam
+                    )
+                    outer._transport.sendto(reply.encode(), addr)
+
+        await loop.create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
+        assert self._transport is not None
+        self.port = self._transport.get_extra_info("sockname")[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._transport is not None:
+            self._transport.close()

@@ -34,7 +34,7 @@ class ExternalPtz(Protocol):
     def owns(self, device_id: str) -> bool: ...
 
     async def ptz(
-        self, ch: Channel, *, action: str, speed: int, preset: int | None, username: str
+        self, principal: Principal, ch: Channel, *, action: str, speed: int, preset: int | None
     ) -> str: ...
 
     async def presets(self, ch: Channel) -> list[dict[str, str]]: ...
@@ -274,9 +274,7 @@ class DeviceService:
         ch = await self.get_channel(principal, channel_pk)
         external = self._external_ptz(ch.device_id)
         if external is not None:
-            return await external.ptz(
-                ch, action=action, speed=speed, preset=preset, username=principal.username
-            )
+            return await external.ptz(principal, ch, action=action, speed=speed, preset=preset)
         if action in ("preset_set", "preset_call", "preset_delete"):
             if preset is None:
                 raise ValueError("preset index required")

@@ -12,7 +12,9 @@ profile; every PTZ request is audited like a GB one.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import selectors
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -278,7 +280,7 @@ class OnvifService:
         return p
 
     async def ptz(
-        self, ch: Channel, *, action: str, speed: int, preset: int | None, username: str
+        self, principal: Principal, ch: Channel, *, action: str, speed: int, preset: int | None
     ) -> str:
         p = await self._proxy_for(ch)
         host, port = parse_xaddr(p.onvif_xaddr)
@@ -289,8 +291,8 @@ class OnvifService:
             self.proxies.bus,
             AuditRecord(
                 action="ptz",
-                user_id=0,
-                username=username,
+                user_id=principal.user_id,
+                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
@@ -314,10 +316,17 @@ class OnvifService:
                 return await cam.presets(p.onvif_profile)
 
     # -- WS-Discovery ------------------------------------------------------------------
-    async def discover(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
-        """ONVIF devices answering a WS-Discovery probe on the local segment, not yet added."""
+    async def discover(
+        self, timeout_s: float | None = None, address: str | None = None
+    ) -> list[dict[str, Any]]:
+        """ONVIF devices answering a WS-Discovery probe, not yet added: multicast on the
+        local segment, or unicast to ``address`` (across routers, where multicast stops)."""
+        settings = self.proxies.settings
         found = await asyncio.to_thread(
-            _probe, timeout_s or self.proxies.settings.discovery_timeout_s
+            _probe,
+            timeout_s or settings.discovery_timeout_s,
+            address,
+            settings.discovery_port if address else None,
         )
         from sqlalchemy import select
 
@@ -345,18 +354,39 @@ class OnvifService:
         return out
 
 
-def _probe(timeout_s: float) -> list[dict[str, Any]]:
+def _probe(timeout_s: float, address: str | None, port: int | None) -> list[dict[str, Any]]:
     from wsdiscovery import QName
     from wsdiscovery.discovery import ThreadedWSDiscovery
 
-    wsd = ThreadedWSDiscovery()
+    class Discovery(ThreadedWSDiscovery):  # type: ignore[misc]
+        # wsdiscovery 2.1 queues a unicast probe on its IPv6 thread too, which dies on an
+        # IPv4 address: send it only on the thread of the address's family.
+        def sendUnicastMessage(self, env: Any, host: str, port: int, *a: Any, **kw: Any) -> None:
+            v6 = ipaddress.ip_address(host).version == 6
+            thread = self._networkingThread_v6 if v6 else self._networkingThread_v4
+            if thread is not None:
+                thread.addUnicastMessage(env, host, port, *a, **kw)
+
+    wsd = Discovery()
     wsd.start()
+    if address:
+        # ... and it never reads the socket a unicast probe leaves from, where the
+        # camera's ProbeMatches come back to: watch it too.
+        net = wsd._networkingThread_v4
+        net._selector.register(net._uniOutSocket, selectors.EVENT_READ)
     try:
-        services = wsd.searchServices(types=[QName(*NVT)], timeout=max(1, round(timeout_s)))
+        services = wsd.searchServices(
+            types=[QName(*NVT)], address=address, port=port, timeout=max(1, round(timeout_s))
+        )
     finally:
         wsd.stop()
     out = []
+    seen: set[str] = set()
     for svc in services:
+        key = str(svc.getEPR())
+        if key in seen:
+            continue
+        seen.add(key)
         scopes = [str(s.getValue() if hasattr(s, "getValue") else s) for s in svc.getScopes()]
         out.append(
             {

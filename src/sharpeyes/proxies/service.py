@@ -172,6 +172,8 @@ class ProxyService:
             p = await s.get(Proxy, pid)
         if p is None:
             raise NotFound(str(pid))
+        if session.state == "ended":  # ended while we read the row: start nothing
+            return
         url = p.sub_url if session.key.stream == "sub" and p.sub_url else p.url
         rt = self.runtime[pid]
         loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ class ProxySettings(BaseModel):
     backoff_jitter: float = Field(default=0.1, ge=0, le=0.5)
     onvif_timeout_s: float = 10.0
     discovery_timeout_s: float = 3.0
+    discovery_port: int = Field(default=3702, description="WS-Discovery port of unicast probes")
 
     @field_validator("serial_range")
     @classmethod

@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', users: 'Users' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -71,5 +71,14 @@ export default {
     doneDetail: '{imported} rows imported ({created} new, {updated} updated), {skipped} skipped', failed: 'Import failed',
     errorSummary: '{count} errors in {rows} rows:', truncated: '(only the first ones are listed)', row: 'Row', column: 'Column', value: 'Value', reason: 'Reason',
     again: 'Import again', another: 'Import another', fixAndRetry: 'Fix the file and import again', importValid: 'Import the valid rows', toLedger: 'Open the ledger',
+  },
+  proxies: {
+    addRtsp: 'Add RTSP camera', addOnvif: 'Add ONVIF camera', discover: 'Discover (ONVIF)', import: 'Import CSV / form', add: 'Add',
+    name: 'Name', gbId: 'GB code', url: 'Stream URL', xaddr: 'ONVIF address', model: 'Model', username: 'Username', password: 'Password',
+    transport: 'Transport', onDemand: 'On demand', always: 'Always on', mode: 'Pull', civilCode: 'Civil code', org: 'Organisation', lonlat: 'Lon, lat',
+    noneFound: 'No new ONVIF device answered', confirmDelete: 'Delete {name} and its channel?', line: 'Line',
+    imported: '{created} added, {skipped} rows without a URL, {errors} errors',
+    state: { idle: 'Idle', connecting: 'Connecting', streaming: 'Streaming', failed: 'Failed' },
+    error: { auth_failed: 'wrong username or password', connect_failed: 'cannot connect', no_frames: 'no video', unsupported_codec: 'codec not H.264/H.265', disconnected: 'disconnected' },
   },
 }

@@ -101,9 +101,13 @@ async def discover(
     principal: Writer,
     node: NodeDep,
     timeout: Annotated[float, Query(ge=1, le=10)] = 3,
+    address: Annotated[
+        str | None,
+        Query(pattern=r"^\d{1,3}(\.\d{1,3}){3}$", description="probe this host (unicast)"),
+    ] = None,
 ) -> dict[str, Any]:
     """ONVIF devices on the local segment (WS-Discovery) that are not yet added."""
-    items = await node.proxies.onvif.discover(timeout)
+    items = await node.proxies.onvif.discover(timeout, address)
     return {"items": items, "total": len(items)}
 
 
