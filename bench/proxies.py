@@ -92,6 +92,7 @@ def run(n: int, args: argparse.Namespace, rtsp_port: int) -> dict[str, Any]:
             cpu = proc.cpu_percent(None)
             rss = proc.memory_info().rss / 2**20
             streams = http(f"{base}/api/streams", token)["items"]
+            failed = sum(1 for p in http(f"{base}/api/proxies", token)["items"] if p["failures"])
             fps = [s["fps"] for s in streams]
             lat = sorted(first.values())
             return {
@@ -109,6 +110,7 @@ def run(n: int, args: argparse.Namespace, rtsp_port: int) -> dict[str, Any]:
                 "cpu_pct_per_pull": round(cpu / n, 2),
                 "node_rss_mib": round(rss),
                 "fps_median": statistics.median(fps) if fps else None,
+                "proxies_with_failures": failed,
             }
         finally:
             node.terminate()
@@ -122,13 +124,14 @@ def main() -> None:
     ap.add_argument("--transport", choices=["tcp", "udp"], default="tcp")
     ap.add_argument("--size", default="640x360")
     args = ap.parse_args()
-    server, port = start_rtsp(args.size)
-    try:
-        for n in args.pulls:
+    for n in args.pulls:
+        # a fresh server per N: the abrupt end of the last round's pulls must not count
+        server, port = start_rtsp(args.size)
+        try:
             print(json.dumps(run(n, args, port), ensure_ascii=False), flush=True)
-    finally:
-        server.terminate()
-        server.wait(10)
+        finally:
+            server.terminate()
+            server.wait(10)
 
 
 if __name__ == "__main__":

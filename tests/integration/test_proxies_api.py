@@ -69,6 +69,10 @@ async def test_proxy_in_channels_map_and_ledger(node: Node, api: httpx.AsyncClie
     assert ch["name"] == "幸福小区东门2"
     r = await api.patch(f"/api/proxies/{p['id']}", json={"gb_id": "34020200001328999999"})
     assert r.status_code == 400
+    r = await api.patch(f"/api/proxies/{p['id']}", json={"url": None})
+    assert r.status_code == 400 and "url" in r.json()["detail"]
+    r = await api.patch(f"/api/proxies/{p['id']}", json={"url": "ftp://x/y"})
+    assert r.status_code == 400
     r = await api.delete(f"/api/proxies/{p['id']}")
     assert r.status_code == 204
     assert (await api.get(f"/api/proxies/{p['id']}")).status_code == 404

@@ -501,6 +501,9 @@ class ProxyService:
             if data["gb_id"] != p0.gb_id:
                 raise ValueError("gb_id cannot be changed (delete and add the proxy again)")
         await self.get_row(principal, pid)
+        required = [k for k in ("name", "url", "transport", "on_demand") if k in data]
+        if any(data[k] is None for k in required):
+            raise ValueError(f"{', '.join(k for k in required if data[k] is None)} cannot be null")
         values = self._clean(data)
         async with self.db.session() as s:
             p = await s.get(Proxy, pid)
