@@ -162,7 +162,7 @@ async def test_dead_server_connect_failed_then_backoff_and_recovery(
             ]
 
         await eventually(lambda: len(failures()) >= 3, 20)
-        delays = [e["data"]["retry_in_s"] for e in failures()[:3]]
+        delays = [e["data"]["retry_delay_s"] for e in failures()[:3]]
         # exponential: 0.3, 0.6, 1.2 s (jitter off), capped at backoff_max_s
         assert delays == pytest.approx([0.3, 0.6, 1.2], abs=0.05), delays
         s = await proxy(api, always["id"])

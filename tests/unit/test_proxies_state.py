@@ -45,6 +45,7 @@ def test_runtime_always_on_reconnects_with_backoff() -> None:
     assert not rt.due(100.5) and rt.due(101.0)
     rt.connecting("s2")
     assert rt.ended(ProxyError.CONNECT_FAILED, "refused", 200.0, b) == 202.0
+    assert rt.retry_delay_s == 2.0
     rt.connecting("s3")
     rt.streaming()
     assert rt.failures == 0 and rt.last_error is None and rt.state == ProxyState.STREAMING

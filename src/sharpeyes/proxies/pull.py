@@ -162,18 +162,27 @@ class RtspPull:
 
         # FFmpeg probes 5 s of media by default before it returns from open; the hub
         # reads the parameter sets itself, so a short probe only costs codec details.
-        options = {
-            "analyzeduration": str(int(self.probe_s * 1_000_000)),
-            "probesize": "262144",
-        }
-        if self.url.startswith("rtsp"):
-            options["rtsp_transport"] = self.transport
-        try:
-            container = av.open(
-                self.url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s)
-            )
-        except (av.error.FFmpegError, OSError) as exc:
-            return classify(exc), _message(exc, self.url)
+        # If the short probe saw too little (a slow or loaded source), try once more
+        # with FFmpeg's own probe before calling it a failure.
+        container = None
+        for probe_s in (self.probe_s, max(self.probe_s, 5.0)):
+            options = {
+                "analyzeduration": str(int(probe_s * 1_000_000)),
+                "probesize": "262144" if probe_s < 5 else "5000000",
+            }
+            if self.url.startswith("rtsp"):
+                options["rtsp_transport"] = self.transport
+            try:
+                container = av.open(
+                    self.url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s)
+                )
+                break
+            except av.error.InvalidDataError as exc:
+                if self._stop.is_set() or probe_s >= 5.0:
+                    return classify(exc), _message(exc, self.url)
+            except (av.error.FFmpegError, OSError) as exc:
+                return classify(exc), _message(exc, self.url)
+        assert container is not None
         try:
             return self._demux(container)
         finally:

@@ -283,6 +283,7 @@ class ProxyService:
             detail=detail or rt.last_detail,
             failures=rt.failures,
             retry_in_s=None if retry is None else round(max(0.0, retry - time.monotonic()), 2),
+            retry_delay_s=None if retry is None else rt.retry_delay_s,
         )
 
     # ------------------------------------------------------------ always-on

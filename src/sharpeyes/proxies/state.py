@@ -80,6 +80,7 @@ class ProxyRuntime:
     attempts: int = 0  # pulls started since the node started
     reconnects: int = 0  # always-on restarts after a failure
     next_retry_at: float | None = None
+    retry_delay_s: float | None = None  # the backoff chosen at the last failure
     session_id: str | None = None
     history: list[tuple[float, str]] = field(default_factory=list)  # (when, error) last 20
 
@@ -113,7 +114,8 @@ class ProxyRuntime:
             self.next_retry_at = None
             return None
         self.reconnects += 1
-        self.next_retry_at = now + backoff.delay(self.failures)
+        self.retry_delay_s = backoff.delay(self.failures)
+        self.next_retry_at = now + self.retry_delay_s
         return self.next_retry_at
 
     def due(self, now: float) -> bool:
