@@ -63,7 +63,14 @@ def run(n: int, args: argparse.Namespace, rtsp_port: int) -> dict[str, Any]:
             Path(tmp),
             free_port(),
             http_port,
-            {"SHARPEYES_MEDIA__MAX_SESSIONS": "3000", "SHARPEYES_MEDIA__MAX_LOOP_LAG_MS": "5000"},
+            {
+                "SHARPEYES_MEDIA__MAX_SESSIONS": "3000",
+                "SHARPEYES_MEDIA__MAX_LOOP_LAG_MS": "5000",
+                # one local test server answers every SETUP in turn: give it time
+                "SHARPEYES_PROXIES__OPEN_TIMEOUT_S": str(args.open_timeout),
+                "SHARPEYES_PROXIES__READ_TIMEOUT_S": "15",
+                "SHARPEYES_PROXIES__NO_FRAMES_TIMEOUT_S": "20",
+            },
         )
         try:
             base = f"http://127.0.0.1:{http_port}"
@@ -123,6 +130,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--transport", choices=["tcp", "udp"], default="tcp")
     ap.add_argument("--size", default="640x360")
+    ap.add_argument("--open-timeout", type=float, default=30.0)
     args = ap.parse_args()
     for n in args.pulls:
         # a fresh server per N: the abrupt end of the last round's pulls must not count
