@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need outside Python: sipp (sip-tester),
-# ffmpeg/ffprobe, tshark, Chromium (browser tests) and a PostgreSQL server on
-# 127.0.0.1:5432.
+# ffmpeg/ffprobe, tshark, Chromium (browser tests), GStreamer's RTSP server with
+# its Python bindings and x264 (the proxies' tests run a real RTSP server) and a
+# PostgreSQL server on 127.0.0.1:5432.
 # Idempotent: does nothing when everything is already there and running.
 set -euo pipefail
 
@@ -17,6 +18,13 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 # here); a CJK font so its screenshots show Chinese text
 [ -x /usr/bin/chromium ] || need+=(chromium)
 fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need+=(fonts-wqy-microhei)
+# proxies: tests/rtsp/gst_rtsp_server.py runs on Debian's python3 with these
+if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" >/dev/null 2>&1 \
+   || ! command -v gst-inspect-1.0 >/dev/null 2>&1 || ! gst-inspect-1.0 x264enc >/dev/null 2>&1 || ! gst-inspect-1.0 x265enc >/dev/null 2>&1; then
+  need+=(gstreamer1.0-rtsp python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
+         gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+         gstreamer1.0-plugins-bad)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup-system: installing ${need[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q

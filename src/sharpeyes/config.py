@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sharpeyes.audit.settings import AuditSettings
 from sharpeyes.ledger.settings import LedgerSettings
 from sharpeyes.ops.settings import OpsSettings
+from sharpeyes.proxies.settings import ProxySettings
 
 
 class SipSettings(BaseModel):
@@ -161,6 +162,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     ui: UiSettings = UiSettings()
     ops: OpsSettings = OpsSettings()
+    proxies: ProxySettings = ProxySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -29,6 +29,7 @@ from sharpeyes.messages.service import MessageService
 from sharpeyes.messages.talk import TalkService
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
+from sharpeyes.proxies.service import ProxyService
 from sharpeyes.sharing.apps import AppService
 from sharpeyes.sharing.enforce import end_streams_of_grant
 from sharpeyes.sharing.models import ShareGrant
@@ -132,6 +133,15 @@ class Node:
         self.revoked_tokens: dict[str, float] = {}  # jti → exp of logged-out sessions
         self.jobs = JobRunner(self.db, self.bus)
         self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
+        self.proxies = ProxyService(
+            self.db,
+            self.bus,
+            settings.proxies,
+            devices=self.devices,
+            live=self.live,
+            ledger=self.ledger,
+            domain=sip.domain,
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -180,6 +190,7 @@ class Node:
         self.messaging.start()
         self.messages.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
+        await self.proxies.start()
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
@@ -258,6 +269,7 @@ class Node:
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
+        await self.proxies.stop()  # after live: its sessions' pulls were told to stop
         await self.talk.close()
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]

@@ -49,6 +49,8 @@ TABLES = {
     "audit_checkpoints",
     # 0008: messages (mobile positions)
     "mobile_positions",
+    # 0007: RTSP/ONVIF proxies
+    "proxies",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

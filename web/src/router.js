@@ -19,6 +19,7 @@ const routes = [
       { path: 'ledger', name: 'ledger', component: () => import('./views/LedgerView.vue') },
       { path: 'ledger/import', name: 'ledger-import', component: () => import('./views/LedgerImportView.vue') },
       { path: 'ledger/cameras/:id', name: 'ledger-camera', component: () => import('./views/CameraRecordView.vue'), props: true },
+      { path: 'proxies', name: 'proxies', component: () => import('./views/ProxiesView.vue') },
       { path: 'alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
       { path: 'sharing', name: 'sharing', component: () => import('./views/SharingView.vue') },

@@ -7,19 +7,19 @@ stays thin and cannot forget the principal's region/organisation scope.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
 
 from sharpeyes.devices.messaging import CatalogResult, DeviceMessaging, DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.devices.virtual import VirtualDevices
 from sharpeyes.errors import ConflictError
 from sharpeyes.events import EventBus
-from sharpeyes.gb28181 import ptz as ptzcodec
 from sharpeyes.gb28181.deviceid import InvalidDeviceId, parse_device_id
 from sharpeyes.live.audit import AuditRecord, audit
-from sharpeyes.sharing.principal import Principal, Right
-from sharpeyes.sharing.scope import require_right, scope_channels, scope_devices
+from sharpeyes.sharing.principal import Principal
+from sharpeyes.sharing.scope import scope_channels, scope_devices
 from sharpeyes.store.db import Database
 from sharpeyes.store.models import Alarm, Channel, Device, StatusEvent
 from sharpeyes.store.paging import Page, fetch_page
@@ -43,6 +43,18 @@ class AmbiguousChannel(ConflictError):
         self.candidates = candidates
 
 
+class ExternalPtz(Protocol):
+    """PTZ of channels that are not GB (``proxies/``: ONVIF PTZ), registered by their owner."""
+
+    def owns(self, device_id: str) -> bool: ...
+
+    async def ptz(
+        self, principal: Principal, ch: Channel, *, action: str, speed: int, preset: int | None
+    ) -> str: ...
+
+    async def presets(self, ch: Channel) -> list[dict[str, str]]: ...
+
+
 class DeviceService:
     def __init__(
         self, db: Database, registry: DeviceRegistry, messaging: DeviceMessaging, bus: EventBus
@@ -51,6 +63,12 @@ class DeviceService:
         self.registry = registry
         self.messaging = messaging
         self.bus = bus
+        self.virtual = VirtualDevices(db, registry, bus)  # devices of other domains (proxies)
+        self.external_ptz: list[ExternalPtz] = []
+
+    def external_ptz_of(self, device_id: str) -> ExternalPtz | None:
+        """The non-GB PTZ owner of this device's channels (ONVIF), if any."""
+        return next((p for p in self.external_ptz if p.owns(device_id)), None)
 
     # ------------------------------------------------------------- reads
     async def list_devices(
@@ -281,44 +299,11 @@ class DeviceService:
         msg = await self.messaging.query(device_id, "DeviceStatus")
         return {**msg.fields, "alarms": msg.items}
 
-    async def ptz(
-        self,
-        principal: Principal,
-        channel_pk: int,
-        *,
-        action: str,
-        speed: int = 128,
-        preset: int | None = None,
-        client_ip: str | None = None,
-    ) -> str:
-        ch = await self.get_channel(principal, channel_pk)
-        require_right(principal, Right.PTZ, ch)
-        if action in ("preset_set", "preset_call", "preset_delete"):
-            if preset is None:
-                raise ValueError("preset index required")
-            cmd = ptzcodec.preset(action.split("_", 1)[1], preset)  # type: ignore[arg-type]
-        else:
-            cmd = ptzcodec.ptz_action(action, speed)
-        await self.messaging.ptz(ch.device_id, ch.channel_id, cmd)
-        audit(
-            self.bus,
-            AuditRecord(
-                action="ptz",
-                user_id=principal.user_id,
-                username=principal.username,
-                target_type="channel",
-                target_id=ch.channel_id,
-                device_id=ch.device_id,
-                client_ip=client_ip,
-                org_id=principal.org_id,
-                actor=principal.actor,
-                detail={"channel_pk": ch.id, "action": action, "speed": speed, "preset": preset},
-            ),
-        )
-        return cmd
-
     async def presets(self, principal: Principal, channel_pk: int) -> list[dict[str, str]]:
         ch = await self.get_channel(principal, channel_pk)
+        external = self.external_ptz_of(ch.device_id)
+        if external is not None:
+            return await external.presets(ch)
         msg = await self.messaging.query(ch.device_id, "PresetQuery", target_id=ch.channel_id)
         return msg.items
 
@@ -387,4 +372,11 @@ def describe_device_id(device_id: str) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["DeviceService", "DeviceUnavailable", "NotFound", "Page", "describe_device_id"]
+__all__ = [
+    "DeviceService",
+    "DeviceUnavailable",
+    "ExternalPtz",
+    "NotFound",
+    "Page",
+    "describe_device_id",
+]

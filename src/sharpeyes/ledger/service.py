@@ -774,6 +774,42 @@ class LedgerService:
             self.bus.publish("ledger.changed", entity="camera", action="sync", count=created)
         return {"created": created, "channels": len(channels)}
 
+    async def record_for_channel(
+        self, principal: Principal, channel_id: str, values: dict[str, Any]
+    ) -> int | None:
+        """The ledger record of one channel, made like ``sync_from_channels`` does, with
+        ``values`` (e.g. a proxy's network 社会资源接入网) on top; None if one exists."""
+        stmt = scope_channels(select(Channel).where(Channel.channel_id == channel_id), principal)
+        async with self.db.session() as s:
+            ch = (await s.execute(stmt)).scalars().first()
+            if ch is None or await s.scalar(
+                select(CameraRecord.id).where(CameraRecord.code == channel_id)
+            ):
+                return None
+        index = await self._region_index()
+        names = self.region_prefix_names(index)
+        v = self._record_from_channel(ch, index, names)
+        v = {k: x for k, x in v.items() if k not in ("complete", "on_map", "issues")} | values
+        ev = evaluate(v, self.rules, names)
+        async with self.db.session() as s:
+            row = CameraRecord(
+                **v,
+                complete=ev.complete,
+                on_map=ev.on_map,
+                issues=ev.issues or None,
+                created_by=principal.username,
+                updated_by=principal.username,
+            )
+            s.add(row)
+            await s.flush()
+            await history.record(
+                s, principal, "camera", row.id, "sync", {"from_channel": channel_id}
+            )
+            await s.commit()
+            pk = row.id
+        self.bus.publish("ledger.changed", entity="camera", action="create", id=pk)
+        return pk
+
     def _record_from_channel(
         self, ch: Channel, index: RegionIndex, names: Callable[[str], list[str]]
     ) -> dict[str, Any]:

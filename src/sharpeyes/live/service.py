@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sharpeyes.config import MediaSettings
 from sharpeyes.devices.interop import InteropCounters, Quirk
@@ -55,6 +55,22 @@ TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
 TICK_S = 0.1
 WATCHDOG_EVERY = 5  # ticks
 ENDED_KEPT = 200
+
+
+class ExternalSource(Protocol):
+    """An upstream that is pulled rather than INVITEd (``proxies/``: RTSP/ONVIF cameras).
+
+    ``start`` begins feeding ``session.hub`` (on the loop) and reports failures by
+    calling ``LiveService.end_session``; ``stop`` is called once when the session ends.
+    """
+
+    def owns(self, device_id: str) -> bool: ...
+
+    def transport_of(self, ch: Channel) -> str: ...
+
+    async def start(self, session: LiveSession) -> None: ...
+
+    def stop(self, session: LiveSession) -> None: ...
 
 
 @dataclass
@@ -107,6 +123,7 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._shutdown = False
+        self.external: list[ExternalSource] = []  # pulled upstreams, registered by their owners
         self.stats = {"started": 0, "refused_capacity": 0, "ended": 0, "failed": 0}
 
     # ------------------------------------------------------------ lifecycle
@@ -222,10 +239,13 @@ class LiveService:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)}")
         if ch.kind != ChannelKind.CHANNEL.value:
             raise ValueError(f"{ch.channel_id} is a {ch.kind}, not a video channel")
-        if not ch.online:
+        source = self._source_of(ch.device_id)
+        if not ch.online and source is None:  # a pulled source is tried: it may be back
             raise DeviceUnavailable(f"channel {ch.channel_id} is offline", 409)
         key = SessionKey(ch.device_id, ch.channel_id, stream)
         session = self.by_key.get(key)
+        if session is None and source is not None:
+            session = self.open_external(ch, source, stream=stream, started_by=principal.username)
         if session is None:
             device = await self.devices.get_device(principal, ch.device_id)
             transport = device.media_transport if device.media_transport in TRANSPORTS else "udp"
@@ -236,6 +256,37 @@ class LiveService:
         session.touch(self.clock.now)
         await asyncio.shield(session.ready)
         return session
+
+    def _source_of(self, device_id: str) -> ExternalSource | None:
+        for source in self.external:
+            if source.owns(device_id):
+                return source
+        return None
+
+    def open_external(
+        self,
+        ch: Channel,
+        source: ExternalSource,
+        *,
+        stream: str = "main",
+        started_by: str,
+        pinned: bool = False,
+    ) -> LiveSession:
+        """The running session of a pulled channel, or a new one (not waiting for it)."""
+        key = SessionKey(ch.device_id, ch.channel_id, stream)
+        session = self.by_key.get(key)
+        if session is None:
+            session = self._create(key, ch, source.transport_of(ch), started_by)
+            session.source = source
+            self._spawn(self._start(session))
+        session.pinned = session.pinned or pinned
+        return session
+
+    def end_session(
+        self, s: LiveSession, reason: EndReason, detail: str, status: int = 502
+    ) -> None:
+        """End a session from outside (a pulled source failed or finished)."""
+        self._end(s, reason, detail, bye=False, status=status)
 
     def _create(self, key: SessionKey, ch: Channel, transport: str, started_by: str) -> LiveSession:
         media = self.media
@@ -282,6 +333,9 @@ class LiveService:
 
     async def _start(self, s: LiveSession) -> None:
         key = s.key
+        if s.source is not None:
+            await self._start_external(s)
+            return
         try:
             await self._bind(s)
             assert s.port is not None
@@ -376,6 +430,27 @@ class LiveService:
             started_by=s.started_by,
         )
 
+    async def _start_external(self, s: LiveSession) -> None:
+        try:
+            await s.source.start(s)
+        except Exception as exc:
+            log.exception("starting pulled stream %s failed", s.id)
+            self._end(s, EndReason.ERROR, f"internal error: {exc}", bye=False, status=500)
+            return
+        if s.state == "ended":
+            return
+        s.media_started_mono = self.clock.now = time.monotonic()
+        self.bus.publish(
+            "stream.started",
+            session_id=s.id,
+            device_id=s.key.device_id,
+            channel_id=s.key.channel_id,
+            channel_pk=s.channel_pk,
+            stream=s.key.stream,
+            transport=s.transport,
+            started_by=s.started_by,
+        )
+
     async def _bind(self, s: LiveSession) -> None:
         host = self.bind_host
         last: OSError | None = None
@@ -443,6 +518,11 @@ class LiveService:
         for v in list(s.viewers):
             v.end(reason.value, detail)
         s.hub.drop_hls()
+        if s.source is not None:
+            try:
+                s.source.stop(s)
+            except Exception:
+                log.exception("stopping pulled stream %s failed", s.id)
         if bye and s.dialog is not None and not s.dialog.terminated:
             self._spawn(
                 self.inviter.bye(s.dialog, s.key.device_id, timeout=1.0 if self._shutdown else 4.0)
@@ -600,15 +680,16 @@ class LiveService:
             if s.state == "ended":
                 continue
             s.sample(now)
-            live = self.registry.get(s.key.device_id)
-            if live is None or not live.online:
-                self._end(s, EndReason.DEVICE_OFFLINE, "the device went offline", status=409)
-                continue
-            verdict = s.verdict(now, media.no_rtp_timeout_s)
-            if verdict is not None:
-                self._end(s, verdict[0], verdict[1])
-                continue
-            if not s.hub.ready:
+            if s.source is None:  # a pulled source judges its own liveness
+                live = self.registry.get(s.key.device_id)
+                if live is None or not live.online:
+                    self._end(s, EndReason.DEVICE_OFFLINE, "the device went offline", status=409)
+                    continue
+                verdict = s.verdict(now, media.no_rtp_timeout_s)
+                if verdict is not None:
+                    self._end(s, verdict[0], verdict[1])
+                    continue
+            if not s.hub.ready or s.pinned:
                 continue
             ws, hls = s.viewer_count(now, media.hls_idle_s)
             if ws or hls:
@@ -619,4 +700,4 @@ class LiveService:
                 self._end(s, EndReason.IDLE, f"no viewer for {media.idle_grace_s:g} s", status=410)
 
 
-__all__ = ["STREAMS", "LiveService", "PlayGrant"]
+__all__ = ["STREAMS", "ExternalSource", "LiveService", "PlayGrant"]

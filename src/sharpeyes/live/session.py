@@ -45,6 +45,12 @@ class EndReason(StrEnum):
     STOPPED = "stopped"  # an operator stopped it
     SHUTDOWN = "shutdown"
     ERROR = "error"
+    # pulled sources (proxies/): RTSP/ONVIF cameras
+    AUTH_FAILED = "auth_failed"  # the camera refused our credentials (401/403)
+    CONNECT_FAILED = "connect_failed"  # refused, unreachable, timed out, not found
+    NO_FRAMES = "no_frames"  # connected, but no usable video arrived
+    UNSUPPORTED_CODEC = "unsupported_codec"  # not H.264/H.265
+    DISCONNECTED = "disconnected"  # the source ended a running stream
 
 
 FAILURES = frozenset(
@@ -56,6 +62,11 @@ FAILURES = frozenset(
         EndReason.INVITE_FAILED,
         EndReason.MEDIA_CONNECT_FAILED,
         EndReason.ERROR,
+        EndReason.AUTH_FAILED,
+        EndReason.CONNECT_FAILED,
+        EndReason.NO_FRAMES,
+        EndReason.UNSUPPORTED_CODEC,
+        EndReason.DISCONNECTED,
     }
 )
 
@@ -162,6 +173,10 @@ class LiveSession:
         self.bitrate_bps = 0.0
         self.fps = 0.0
         self.snapshot_cache: tuple[int, bytes] | None = None
+        # A pulled upstream (``live.service.ExternalSource``) instead of an INVITE; it
+        # judges its own liveness. ``pinned``: kept without viewers (always-on proxies).
+        self.source: Any = None
+        self.pinned = False
 
     # -- hot path ------------------------------------------------------------------
 

@@ -131,6 +131,16 @@ class MessageService:
         """Any A.3 front-end command (PTZ, focus/iris, preset, cruise, scan, wiper/aux)."""
         ch = await self.devices.get_channel(principal, channel_pk)
         require_right(principal, Right.PTZ, ch)  # a department needs a grant with ptz
+        external = self.devices.external_ptz_of(ch.device_id)
+        if external is not None:  # an ONVIF camera: its own PTZ service (audited there)
+            speed = params.get("speed")
+            return await external.ptz(
+                principal,
+                ch,
+                action=action,
+                speed=int(speed) if speed is not None else 128,
+                preset=params.get("preset"),
+            )
         cmd = commands.ptz_command(action, params)
         await self.messaging.ptz(ch.device_id, ch.channel_id, cmd)
         self._audit(

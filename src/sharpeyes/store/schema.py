@@ -21,6 +21,7 @@ import sharpeyes.ledger.models
 import sharpeyes.sharing.models  # noqa: F401  (share requests, grants, apps)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
 from sharpeyes.messages import models as _messages_models  # noqa: F401  (mobile positions)
+from sharpeyes.proxies import models as _proxy_models  # noqa: F401  (registers proxies)
 from sharpeyes.store.models import Base
 
 metadata = Base.metadata

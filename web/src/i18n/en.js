@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', reviewer_police: 'Police reviewer', reviewer_data: 'Data bureau reviewer', department: 'Department user', auditor: 'Auditor', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -100,5 +100,14 @@ export default {
   audit: {
     title: 'Audit trail', actor: 'Actor', action: 'Action', target: 'Target', outcome: 'Outcome', at: 'Time', ip: 'Client',
     search: 'Search', export: 'Export', verify: 'Verify chain', ok: 'Chain intact: {rows} rows', broken: 'Chain broken at row {row}',
+  },
+  proxies: {
+    addRtsp: 'Add RTSP camera', addOnvif: 'Add ONVIF camera', discover: 'Discover (ONVIF)', import: 'Import CSV / form', add: 'Add',
+    name: 'Name', gbId: 'GB code', url: 'Stream URL', xaddr: 'ONVIF address', model: 'Model', username: 'Username', password: 'Password',
+    transport: 'Transport', onDemand: 'On demand', always: 'Always on', mode: 'Pull', civilCode: 'Civil code', org: 'Organisation', lonlat: 'Lon, lat',
+    noneFound: 'No new ONVIF device answered', confirmDelete: 'Delete {name} and its channel?', line: 'Line',
+    imported: '{created} added, {skipped} rows without a URL, {errors} errors',
+    state: { idle: 'Idle', connecting: 'Connecting', streaming: 'Streaming', failed: 'Failed' },
+    error: { auth_failed: 'wrong username or password', connect_failed: 'cannot connect', no_frames: 'no video', unsupported_codec: 'codec not H.264/H.265', disconnected: 'disconnected' },
   },
 }

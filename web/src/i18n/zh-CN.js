@@ -1,6 +1,6 @@
 export default {
   app: { title: '公共安全视频图像信息共享平台', logout: '退出', live: '实时', reconnecting: '重连中', events: '事件推送' },
-  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
+  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', proxies: '社会资源接入', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
   roles: { admin: '管理员', operator: '操作员', viewer: '查看员', reviewer_police: '公安审核', reviewer_data: '数据资源局审核', department: '共享单位用户', auditor: '审计员', undefined: '' },
   login: { username: '用户名', password: '密码', submit: '登录', required: '请输入用户名和密码', wrong: '用户名或密码错误', throttled: '失败次数过多，请稍后再试' },
   common: {
@@ -98,5 +98,14 @@ export default {
   audit: {
     title: '审计日志', actor: '操作人', action: '操作', target: '对象', outcome: '结果', at: '时间', ip: '客户端',
     search: '查询', export: '导出', verify: '校验哈希链', ok: '哈希链完整：{rows} 条', broken: '哈希链在第 {row} 条断开',
+  },
+  proxies: {
+    addRtsp: '添加 RTSP 摄像机', addOnvif: '添加 ONVIF 摄像机', discover: '发现设备（ONVIF）', import: '导入 CSV / 采集表', add: '添加',
+    name: '名称', gbId: '国标编码', url: '取流地址', xaddr: 'ONVIF 地址', model: '型号', username: '用户名', password: '密码',
+    transport: '传输协议', onDemand: '按需拉流', always: '常开', mode: '拉流', civilCode: '行政区划', org: '所属单位', lonlat: '经度、纬度',
+    noneFound: '没有发现新的 ONVIF 设备', confirmDelete: '删除 {name} 及其通道？', line: '行',
+    imported: '新增 {created} 路，{skipped} 行无取流地址，{errors} 处错误',
+    state: { idle: '空闲', connecting: '连接中', streaming: '拉流中', failed: '失败' },
+    error: { auth_failed: '用户名或密码错误', connect_failed: '无法连接', no_frames: '无视频', unsupported_codec: '编码不是 H.264/H.265', disconnected: '连接断开' },
   },
 }

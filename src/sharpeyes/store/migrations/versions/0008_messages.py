@@ -1,7 +1,7 @@
 """messages: positions reported by mobile devices (MobilePosition Notify)
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0007
 Create Date: 2026-12-02
 
 Written by hand, frozen: it must not import the live models.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
