@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sharpeyes.ledger.settings import LedgerSettings
+from sharpeyes.recording.settings import RecordingSettings
 
 
 class SipSettings(BaseModel):
@@ -145,6 +146,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
     ui: UiSettings = UiSettings()
+    recording: RecordingSettings = RecordingSettings()
 
     @classmethod
     def settings_customise_sources(

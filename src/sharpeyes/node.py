@@ -23,6 +23,7 @@ from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
+from sharpeyes.recording.service import RecordingService
 from sharpeyes.sharing.node_secret import get_or_create_secret
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
@@ -87,6 +88,16 @@ class Node:
             bus=self.bus,
             loop_lag_ms=self.recent_loop_lag_ms,
         )
+        self.messaging.on_media_status = self.live.history.on_media_status
+        self.recording = RecordingService(
+            settings.recording,
+            db=self.db,
+            bus=self.bus,
+            live=self.live,
+            messaging=self.messaging,
+            devices=self.devices,
+            timezone=sip.timezone,
+        )
         self.users = UserService(
             self.db,
             max_failures=settings.auth.login_max_failures,
@@ -132,6 +143,7 @@ class Node:
         await self.stack.start()
         self.messaging.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
+        await self.recording.start()
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
@@ -201,6 +213,7 @@ class Node:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:
                 await asyncio.wait([self._http_task], timeout=5)
+        await self.recording.stop()
         await self.jobs.stop()
         await self.ledger.stop()
         await self.messaging.stop()
@@ -212,6 +225,8 @@ class Node:
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         method = req.method
         if method == "MESSAGE":
+            if self.dialogs.has_dialog(req.call_id):  # in-dialog: MediaStatus of a playback
+                return self.dialogs.on_request(req, peer)
             return await self.messaging.on_message(req, peer)
         if method == "REGISTER":
             assert self.registrar is not None

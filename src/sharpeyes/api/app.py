@@ -17,6 +17,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    recording,
     streams,
     ui,
     users,
@@ -54,6 +55,7 @@ def create_app(node: Node) -> FastAPI:
         map_routes,
         jobs,
         streams,
+        recording,
         ui,
     ):
         app.include_router(module.router)

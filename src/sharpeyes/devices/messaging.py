@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,9 @@ class DeviceMessaging:
         self._pending: dict[tuple[str, int], asyncio.Future[ManscdpMessage]] = {}
         self._catalog_waiters: dict[tuple[str, int], _PendingCatalog] = {}
         self.collector = MultipartCollector()
+        # Other domains' answers (RecordInfo → recording) and out-of-dialog MediaStatus.
+        self.response_hooks: dict[str, Callable[[str, ManscdpMessage, float], None]] = {}
+        self.on_media_status: Callable[[str, ManscdpMessage], None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.stats = {
             "keepalives": 0,
@@ -133,6 +136,10 @@ class DeviceMessaging:
         if msg.root == "Notify" and msg.cmd_type == "Catalog":
             await self.registry.apply_catalog_events(sender, msg.items, now)
             return response_for(req, 200)
+        if msg.root == "Notify" and msg.cmd_type == "MediaStatus":
+            if self.on_media_status is not None:
+                self.on_media_status(sender, msg)
+            return response_for(req, 200)
         if msg.root == "Notify" and msg.cmd_type in ("MediaStatus", "MobilePosition"):
             return response_for(req, 200)  # consumed by later features; acknowledged now
         self.stats["unknown_cmd"] += 1
@@ -167,6 +174,10 @@ class DeviceMessaging:
                 self.stack.schedule(
                     self._catalog_done(key, items, complete=True, expected=msg.sum_num)
                 )
+            return
+        hook = self.response_hooks.get(msg.cmd_type)
+        if hook is not None:
+            hook(sender, msg, now)
             return
         if msg.cmd_type == "DeviceInfo":
             self.stack.schedule(self.registry.update_info(sender, msg.fields))

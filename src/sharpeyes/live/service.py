@@ -28,6 +28,7 @@ from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.sdp import SdpError, build_subject, make_ssrc, play_offer
 from sharpeyes.live.audit import AuditRecord, audit
+from sharpeyes.live.history import HistoryStreams
 from sharpeyes.live.ports import PortPool, PortsExhausted
 from sharpeyes.live.rtp_io import TcpRtpEndpoint, open_udp
 from sharpeyes.live.session import (
@@ -36,6 +37,7 @@ from sharpeyes.live.session import (
     EndReason,
     LiveSession,
     SessionKey,
+    SessionKind,
     StreamEnded,
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
@@ -53,6 +55,11 @@ TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
 TICK_S = 0.1
 WATCHDOG_EVERY = 5  # ticks
 ENDED_KEPT = 200
+SESSION_NAMES = {
+    SessionKind.LIVE: "Play",
+    SessionKind.PLAYBACK: "Playback",
+    SessionKind.DOWNLOAD: "Download",
+}
 
 
 @dataclass
@@ -104,6 +111,7 @@ class LiveService:
         self._ticker: asyncio.Task[None] | None = None
         self._shutdown = False
         self.stats = {"started": 0, "refused_capacity": 0, "ended": 0, "failed": 0}
+        self.history = HistoryStreams(self)
 
     # ------------------------------------------------------------ lifecycle
     def start(self, secret: bytes) -> None:
@@ -244,7 +252,7 @@ class LiveService:
             channel_name=ch.name,
             transport=transport,
             serial=serial,
-            ssrc_text=make_ssrc(self.domain, serial),
+            ssrc_text=make_ssrc(self.domain, serial, history=key.kind is not SessionKind.LIVE),
             clock=self.clock,
             strict_ssrc=media.ssrc_check == "strict",
             gop_max_bytes=media.gop_cache_max_bytes,
@@ -279,6 +287,11 @@ class LiveService:
                 ssrc=s.ssrc_text,
                 transport=s.transport,
                 stream_number=1 if key.stream == "sub" else None,
+                session_name=SESSION_NAMES[key.kind],
+                channel_id=key.channel_id,
+                start=key.start or 0,
+                stop=key.end or 0,
+                download_speed=s.download_speed if key.kind is SessionKind.DOWNLOAD else None,
             )
             subject = build_subject(key.channel_id, s.ssrc_text, self.server_id, str(s.serial))
             call = await self.inviter.invite(key.device_id, key.channel_id, offer, subject=subject)
@@ -304,6 +317,7 @@ class LiveService:
         dialog.on_bye = lambda _d, _req: self._end(
             s, EndReason.DEVICE_BYE, "the device ended the stream (BYE)", bye=False, status=502
         )
+        dialog.on_message = lambda _d, req: self.history.on_dialog_message(s, req)
         if dialog.terminated:  # the device hung up while we were still sending the ACK
             self._end(s, EndReason.DEVICE_BYE, "the device hung up at once (BYE)", bye=False)
             return
@@ -418,6 +432,7 @@ class LiveService:
         if self.by_key.get(s.key) is s:
             del self.by_key[s.key]
         civil = self._civil.pop(s.id, None)
+        self.history.forget(s.id)
         if not s.ready.done():
             s.ready.set_exception(StreamEnded(reason, detail, status))
             s.ready.exception()  # retrieved: waiters re-raise it themselves
@@ -580,8 +595,8 @@ class LiveService:
             if verdict is not None:
                 self._end(s, verdict[0], verdict[1])
                 continue
-            if not s.hub.ready:
-                continue
+            if not s.hub.ready or s.key.kind is SessionKind.DOWNLOAD:
+                continue  # a download's consumer is its job, which ends it
             ws, hls = s.viewer_count(now, media.hls_idle_s)
             if ws or hls:
                 s.idle_since = None

@@ -28,6 +28,9 @@ class Permission(StrEnum):
     LEDGER_READ = "ledger.read"  # ledger records, map, quality, export (audited)
     LEDGER_WRITE = "ledger.write"  # create / edit / delete ledger records
     LEDGER_IMPORT = "ledger.import"  # survey-form imports
+    PLAYBACK = "playback"  # recordings: find and play (device and platform)
+    DOWNLOAD = "download"  # recordings: download and clip export (files leave the node)
+    RECORDING_PLANS = "recording.plans"  # platform record plans
 
 
 _VIEWER = frozenset({Permission.DEVICES_READ, Permission.LIVE_VIEW, Permission.LEDGER_READ})
@@ -37,6 +40,8 @@ _OPERATOR = _VIEWER | {
     Permission.ALARMS_ACK,
     Permission.LEDGER_WRITE,
     Permission.LEDGER_IMPORT,
+    Permission.PLAYBACK,
+    Permission.DOWNLOAD,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(

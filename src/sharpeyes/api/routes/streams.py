@@ -205,7 +205,8 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "") -> None:
         await ws.close(code=4410, reason=str(exc)[:120])
         return
     principal = await node.users.get_principal(claims.user_id)
-    if principal is None or not has_permission(principal, Permission.LIVE_VIEW):
+    needed = Permission.LIVE_VIEW if session.timeline is None else Permission.PLAYBACK
+    if principal is None or not has_permission(principal, needed):
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
         return
     await ws.accept()
