@@ -258,3 +258,58 @@ def test_mansrtsp_round_trip_of_the_standard_examples() -> None:
     assert resume.position_s is None and resume.scale is None
     speed = mansrtsp.play(3, scale=2.0).to_bytes()
     assert b"Scale: 2" in speed and b"Range" not in speed  # B.2.3: Scale only
+
+
+async def test_rights_and_audit_of_playback_and_download(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    node = await _node(make_node, tmp_path)
+    api = await login(node)
+    cam = await recording_camera(node, api)
+    try:
+        for name, role in (("watcher", "viewer"), ("investigator", "operator")):
+            r = await api.post(
+                "/api/users", json={"username": name, "password": "pass-word-1", "role": role}
+            )
+            assert r.status_code == 201, r.text
+        viewer = await login(node, "watcher", "pass-word-1")
+        operator = await login(node, "investigator", "pass-word-1")
+        start, end = recorded_range(cam, 20)
+        rng = {"start": start, "end": end}
+        # a viewer may watch live, but has neither `playback` nor `download`
+        assert (await viewer.post(f"/api/channels/{cam.pk}/play", json={})).status_code == 200
+        r = await viewer.post(f"/api/channels/{cam.pk}/playback", json=rng)
+        assert r.status_code == 403 and "playback" in r.json()["detail"]
+        r = await viewer.get(f"/api/channels/{cam.pk}/device-records", params=rng)
+        assert r.status_code == 403
+        r = await viewer.post(f"/api/channels/{cam.pk}/downloads", json=rng)
+        assert r.status_code == 403 and "download" in r.json()["detail"]
+        invites = cam.invites()
+        with node.bus.subscribe() as sub:
+            p = await operator.post(f"/api/channels/{cam.pk}/playback", json=rng)
+            assert p.status_code == 200, p.text
+            sid = p.json()["session_id"]
+            # the viewer cannot steer someone's playback either
+            r = await viewer.post(f"/api/streams/{sid}/control", json={"action": "pause"})
+            assert r.status_code == 403
+            d = await operator.post(f"/api/channels/{cam.pk}/downloads", json=rng)
+            assert d.status_code == 202, d.text
+            job_id = d.json()["job_id"]
+            await eventually(lambda: sub.queue.qsize() >= 3, 10)
+            events = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+        audits = [e.data for e in events if e.type == "audit.view"]
+        actions = {a["action"]: a for a in audits}
+        play = actions["playback.device"]
+        assert play["username"] == "investigator" and play["detail"]["session"] == sid
+        assert (play["detail"]["start"], play["detail"]["end"]) == (start, end)
+        assert play["target_id"] == cam.channel["channel_id"]
+        dl = actions["download.device"]
+        assert dl["detail"]["job_id"] == job_id and dl["client_ip"] == "127.0.0.1"
+        assert cam.invites() >= invites + 1  # the playback (the download may follow)
+        # another user's download file is not theirs to fetch
+        r = await viewer.get(f"/api/downloads/{job_id}/file")
+        assert r.status_code == 403
+        await viewer.aclose()
+        await operator.aclose()
+    finally:
+        await cam.fleet.stop()
