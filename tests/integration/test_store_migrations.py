@@ -37,6 +37,9 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0005: platform recording
+    "record_plans",
+    "record_segments",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -42,6 +42,7 @@ from sharpeyes.live.session import (
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
+from sharpeyes.media.hub import Consumer
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import can_see_channel
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
@@ -506,7 +507,24 @@ class LiveService:
     def detach(self, s: LiveSession, viewer: WsViewer) -> None:
         s.hub.detach(viewer)
         s.viewers.discard(viewer)
-        if not s.viewers and not s.hls_clients and s.state != "ended":
+        if not s.viewers and not s.hls_clients and not s.holders and s.state != "ended":
+            s.idle_since = self.clock.now
+
+    async def hold(
+        self, principal: Principal, channel_pk: int, stream: str, consumer: Consumer
+    ) -> LiveSession:
+        """Open (or join) a live stream for a non-viewer consumer such as the recorder."""
+        ch = await self.devices.get_channel(principal, channel_pk)
+        s = await self._session_for(principal, ch, stream)
+        s.hub.attach(consumer)
+        s.holders.add(consumer)
+        s.idle_since = None
+        return s
+
+    def release(self, s: LiveSession, consumer: Consumer) -> None:
+        s.hub.detach(consumer)
+        s.holders.discard(consumer)
+        if not s.viewers and not s.hls_clients and not s.holders and s.state != "ended":
             s.idle_since = self.clock.now
 
     def hls_session(self, session_id: str, token: str) -> tuple[LiveSession, StreamClaims]:
@@ -587,10 +605,11 @@ class LiveService:
             if s.state == "ended":
                 continue
             s.sample(now)
-            live = self.registry.get(s.key.device_id)
-            if live is None or not live.online:
-                self._end(s, EndReason.DEVICE_OFFLINE, "the device went offline", status=409)
-                continue
+            if s.key.source != "platform":  # our own segments play with the device offline
+                live = self.registry.get(s.key.device_id)
+                if live is None or not live.online:
+                    self._end(s, EndReason.DEVICE_OFFLINE, "the device went offline", status=409)
+                    continue
             verdict = s.verdict(now, media.no_rtp_timeout_s)
             if verdict is not None:
                 self._end(s, verdict[0], verdict[1])
@@ -598,7 +617,7 @@ class LiveService:
             if not s.hub.ready or s.key.kind is SessionKind.DOWNLOAD:
                 continue  # a download's consumer is its job, which ends it
             ws, hls = s.viewer_count(now, media.hls_idle_s)
-            if ws or hls:
+            if ws or hls or s.holders:
                 s.idle_since = None
             elif s.idle_since is None:
                 s.idle_since = now

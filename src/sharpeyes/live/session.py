@@ -96,6 +96,7 @@ class SessionKey:
     start: int | None = None
     end: int | None = None
     nonce: str = ""
+    source: str = "device"  # "platform": served from our own segments, no upstream
 
 
 class Clock:
@@ -165,6 +166,7 @@ class LiveSession:
         self.wrong_source = 0
         self.last_wrong_source: str | None = None
         self.viewers: set[WsViewer] = set()
+        self.holders: set[object] = set()  # non-viewer consumers (the recorder) keep it open
         self.hls_clients: dict[str, float] = {}  # token id → last request (monotonic)
         self.idle_since: float | None = None
         self.end_reason: EndReason | None = None

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import sharpeyes.jobs
-import sharpeyes.ledger.models  # noqa: F401  (registers the ledger tables)
+import sharpeyes.ledger.models
+import sharpeyes.recording.models  # noqa: F401  (record plans, segment index)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
 from sharpeyes.store.models import Base
 

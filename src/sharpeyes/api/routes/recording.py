@@ -7,7 +7,7 @@ WebSocket/HLS URLs); the stream's controls are MANSRTSP to the device.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from sharpeyes.api.deps import NodeDep, require
 from sharpeyes.jobs import JobNotFound
 from sharpeyes.live.history import ControlAction, ControlError
+from sharpeyes.recording.plans import PlanIn, PlanNotFound
+from sharpeyes.recording.service import NoRecording
 from sharpeyes.sharing.principal import Permission, Principal
 
 router = APIRouter(tags=["recording"])
@@ -98,9 +100,12 @@ async def playback(
     """Play a recording: ``source=device`` INVITEs the camera/NVR with ``s=Playback``."""
     start, end = _unix(node, body.start), _unix(node, body.end)
     if body.source == "platform":
-        grant = await node.recording.play_platform(
-            principal, channel_pk, start, end, client_ip=_client_ip(request)
-        )
+        try:
+            grant = await node.recording.play_platform(
+                principal, channel_pk, start, end, client_ip=_client_ip(request)
+            )
+        except NoRecording as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     else:
         grant = await node.live.history.open(
             principal, channel_pk, start, end, client_ip=_client_ip(request)
@@ -186,3 +191,101 @@ async def download_file(job_id: str, principal: Downloader, node: NodeDep) -> Fi
     if state.state != "done" or not path.is_file():
         raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {state.state}, no file yet")
     return FileResponse(path, media_type="video/mp4", filename=f"{state.kind}-{state.id}.mp4")
+
+
+# --- platform recording ---------------------------------------------------------------
+
+Planner = Annotated[Principal, Depends(require(Permission.RECORDING_PLANS))]
+
+
+class ClipIn(BaseModel):
+    start: TimeIn
+    end: TimeIn
+
+
+@router.get("/api/channels/{channel_pk}/recordings")
+async def recordings(
+    channel_pk: int,
+    principal: Player,
+    node: NodeDep,
+    start: Annotated[TimeIn, Query()],
+    end: Annotated[TimeIn, Query()],
+    source: Literal["device", "platform", "all"] = "all",
+) -> dict[str, Any]:
+    """The timeline: device and platform spans as ``{source, start, end, type}``, and gaps."""
+    return await node.recording.timeline(
+        principal, channel_pk, _unix(node, start), _unix(node, end), source
+    )
+
+
+@router.get("/api/channels/{channel_pk}/recordings/integrity")
+async def integrity(
+    channel_pk: int, principal: Player, node: NodeDep, day: date | None = None
+) -> dict[str, Any]:
+    """录像完好率 of a local day (default today): recorded ÷ scheduled seconds."""
+    ch = await node.devices.get_channel(principal, channel_pk)  # scope
+    when = day or datetime.now(node.recording.tz).date()
+    return await node.recording.integrity(ch.id, when)
+
+
+@router.post("/api/channels/{channel_pk}/clips", status_code=202)
+async def export_clip(
+    channel_pk: int, body: ClipIn, request: Request, principal: Downloader, node: NodeDep
+) -> dict[str, Any]:
+    """Clip export from platform segments: a job; poll ``GET /api/jobs/{job_id}``."""
+    try:
+        state = await node.recording.export(
+            principal,
+            channel_pk,
+            _unix(node, body.start),
+            _unix(node, body.end),
+            client_ip=_client_ip(request),
+        )
+    except NoRecording as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return state.as_dict()
+
+
+@router.get("/api/recording/plans")
+async def list_plans(principal: Player, node: NodeDep) -> list[dict[str, Any]]:
+    return await node.recording.plans.list()
+
+
+@router.post("/api/recording/plans", status_code=201)
+async def create_plan(body: PlanIn, principal: Planner, node: NodeDep) -> dict[str, Any]:
+    """A record plan: schedule (empty = always), storage_days, stream, channels, selectors."""
+    return await node.recording.create_plan(body, principal.username)
+
+
+@router.get("/api/recording/plans/{plan_id}")
+async def get_plan(plan_id: int, principal: Player, node: NodeDep) -> dict[str, Any]:
+    return await _plan(node.recording.plans.get(plan_id))
+
+
+@router.put("/api/recording/plans/{plan_id}")
+async def update_plan(
+    plan_id: int, body: PlanIn, principal: Planner, node: NodeDep
+) -> dict[str, Any]:
+    return await _plan(node.recording.update_plan(plan_id, body))
+
+
+@router.delete("/api/recording/plans/{plan_id}", status_code=204)
+async def delete_plan(plan_id: int, principal: Planner, node: NodeDep) -> None:
+    await _plan(node.recording.delete_plan(plan_id))
+
+
+async def _plan(coro: Any) -> Any:
+    try:
+        return await coro
+    except PlanNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record plan {exc}") from exc
+
+
+@router.get("/api/recording/status")
+async def recording_status(principal: Player, node: NodeDep) -> dict[str, Any]:
+    """What the recorder does now (per channel) and the store's figures."""
+    rec = node.recording
+    return {
+        "channels": {pk: rec.recorder.status(pk) for pk in rec.recorder.states},
+        "store": {**rec.store.stats, "used_bytes": await rec.store.used_bytes()},
+    }
