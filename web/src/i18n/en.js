@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', playback: 'Playback', plans: 'Record plans', ledger: 'Ledger', alarms: 'Alarms', users: 'Users' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -42,6 +42,17 @@ export default {
     open: 'Live view', dragHint: 'Drag a channel into a cell, or double-click it', empty: 'Drop a channel here', starting: 'Requesting video…', reconnecting: 'Reconnecting…',
     ended: 'Video stopped', retry: 'Retry', noStream: 'The node offered no playable stream', noFrame: 'No picture yet', snapshot: 'Snapshot', fullscreen: 'Full screen',
     stream: 'Main/sub stream', main: 'Main', sub: 'Sub', selectCell: 'Select a cell to control its camera',
+  },
+  playback: {
+    platform: 'Platform', device: 'Device', play: 'Play', pause: 'Pause', resume: 'Resume', clip: 'Export clip', export: 'Export', save: 'Save file',
+    from: 'From', to: 'To', alarm: 'Alarm', gap: 'Gap', max4: 'At most 4 channels at once', pickTime: 'Click the timeline to play',
+    pickChannels: 'Pick up to 4 channels on the left', nothingAfter: 'Nothing recorded after this point yet', clipFailed: 'Clip export failed',
+  },
+  plans: {
+    add: 'New plan', name: 'Name', schedule: 'Schedule', always: 'Always', storageDays: 'Storage days', channels: 'Channels', devices: 'Devices',
+    regions: 'Regions', channelsHint: 'Channel numbers, comma separated', addWindow: 'Add a time window', confirmDelete: 'Delete the plan {name}?',
+    recordingNow: '{n} channels recording now',
+    wd: { 0: 'Mon', 1: 'Tue', 2: 'Wed', 3: 'Thu', 4: 'Fri', 5: 'Sat', 6: 'Sun' },
   },
   ptz: {
     title: 'PTZ', up: 'Up', down: 'Down', left: 'Left', right: 'Right', upleft: 'Up left', upright: 'Up right', downleft: 'Down left', downright: 'Down right',

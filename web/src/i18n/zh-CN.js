@@ -1,6 +1,6 @@
 export default {
   app: { title: '公共安全视频图像信息共享平台', logout: '退出', live: '实时', reconnecting: '重连中', events: '事件推送' },
-  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', alarms: '报警', users: '用户管理' },
+  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', playback: '录像回放', plans: '录像计划', ledger: '一机一档', alarms: '报警', users: '用户管理' },
   roles: { admin: '管理员', operator: '操作员', viewer: '查看员', undefined: '' },
   login: { username: '用户名', password: '密码', submit: '登录', required: '请输入用户名和密码', wrong: '用户名或密码错误', throttled: '失败次数过多，请稍后再试' },
   common: {
@@ -42,6 +42,17 @@ export default {
     open: '实时视频', dragHint: '将左侧通道拖入窗格，或双击通道', empty: '拖入通道', starting: '正在请求视频…', reconnecting: '正在重连…',
     ended: '视频已中断', retry: '重试', noStream: '节点未提供可播放的流', noFrame: '尚无画面', snapshot: '抓图', fullscreen: '全屏',
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
+  },
+  playback: {
+    platform: '中心录像', device: '前端录像', play: '播放', pause: '暂停', resume: '继续', clip: '剪辑导出', export: '导出', save: '保存文件',
+    from: '开始', to: '结束', alarm: '报警录像', gap: '无录像', max4: '最多同时回放 4 路', pickTime: '点击时间轴开始回放',
+    pickChannels: '在左侧选择最多 4 个通道', nothingAfter: '该时间点之后暂无录像', clipFailed: '剪辑导出失败',
+  },
+  plans: {
+    add: '新建录像计划', name: '名称', schedule: '录像时段', always: '全天', storageDays: '存储天数', channels: '通道', devices: '设备',
+    regions: '区划', channelsHint: '通道序号，逗号分隔', addWindow: '添加时段', confirmDelete: '删除录像计划 {name}？',
+    recordingNow: '正在录像 {n} 路',
+    wd: { 0: '周一', 1: '周二', 2: '周三', 3: '周四', 4: '周五', 5: '周六', 6: '周日' },
   },
   ptz: {
     title: '云台控制', up: '上', down: '下', left: '左', right: '右', upleft: '左上', upright: '右上', downleft: '左下', downright: '右下',
