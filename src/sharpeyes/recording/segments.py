@@ -418,6 +418,21 @@ class SegmentStore:
             return list(rows)
 
 
+async def span_rows(db: Database, channel_pk: int, start: float, end: float) -> list[Any]:
+    """(start, end) of the segments overlapping [start, end): the timeline's query, no ORM."""
+    async with db.session() as session:
+        result = await session.execute(
+            select(RecordSegment.start, RecordSegment.end)
+            .where(
+                RecordSegment.channel_pk == channel_pk,
+                RecordSegment.start < end,
+                RecordSegment.end > start,
+            )
+            .order_by(RecordSegment.start)
+        )
+        return list(result.all())
+
+
 def _disk_usage(path: Path) -> tuple[int, int]:
     try:
         u = shutil.disk_usage(path if path.exists() else path.parent)
@@ -426,7 +441,7 @@ def _disk_usage(path: Path) -> tuple[int, int]:
     return u.total, u.free
 
 
-def spans_of(rows: list[RecordSegment], now: float | None = None) -> list[tuple[float, float]]:
+def spans_of(rows: list[Any], now: float | None = None) -> list[tuple[float, float]]:
     """Recorded spans: touching segments join."""
     out: list[list[float]] = []
     for r in rows:
@@ -453,6 +468,7 @@ __all__ = [
     "OpenSegment",
     "SegmentStore",
     "describe",
+    "span_rows",
     "spans_of",
     "whole_boxes",
 ]

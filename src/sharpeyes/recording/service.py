@@ -33,7 +33,7 @@ from sharpeyes.recording.mp4 import Mp4Error
 from sharpeyes.recording.plans import PlanIn, PlanStore, scheduled_windows
 from sharpeyes.recording.player import SegmentPlayer, SegmentRef
 from sharpeyes.recording.recorder import Recorder
-from sharpeyes.recording.segments import SegmentStore, spans_of
+from sharpeyes.recording.segments import SegmentStore, span_rows, spans_of
 from sharpeyes.recording.settings import RecordingSettings
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.stream_tokens import issue_stream_token
@@ -131,7 +131,7 @@ class RecordingService:
         items: list[dict[str, Any]] = []
         errors: list[str] = []
         if source in ("platform", "all"):
-            rows = await self.store.segments(ch.id, start, end)
+            rows = await span_rows(self.db, ch.id, start, end)
             for s, e in spans_of(rows):
                 items.append(
                     {
@@ -186,8 +186,7 @@ class RecordingService:
         day_end = datetime.combine(
             day + timedelta(days=1), datetime.min.time(), self.tz
         ).timestamp()
-        rows = await self.store.segments(channel_pk, day_start, day_end)
-        spans = spans_of(rows)
+        spans = spans_of(await span_rows(self.db, channel_pk, day_start, day_end))
         scheduled = sum(e - s for s, e in windows)
         recorded = 0.0
         for ws, we in windows:
