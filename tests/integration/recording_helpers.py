@@ -52,4 +52,4 @@ def recorded_range(cam: Camera, length: int) -> tuple[int, int]:
 
 
 def fast(**extra: Any) -> dict[str, Any]:
-    return {**FAST, "idle_grace_s": 5.0, **extra}
+    return {**FAST, "idle_grace_s": 5.0, "invite_timeout_s": 10.0, **extra}

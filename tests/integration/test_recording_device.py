@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sharpeyes.gb28181 import mansrtsp
+from sharpeyes.gb28181.manscdp import build_manscdp
 from sharpeyes.sim.recordings import SimRecordingConfig, records
 from tests.media_fixtures import FFPROBE, needs_ffmpeg
 
@@ -311,5 +312,33 @@ async def test_rights_and_audit_of_playback_and_download(
         assert r.status_code == 403
         await viewer.aclose()
         await operator.aclose()
+    finally:
+        await cam.fleet.stop()
+
+
+async def test_media_status_outside_the_dialog_also_ends_with_eof(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    node = await _node(make_node, tmp_path)
+    api = await login(node)
+    cam = await recording_camera(node, api)
+    try:
+        start, end = recorded_range(cam, 60)
+        p = (
+            await api.post(f"/api/channels/{cam.pk}/playback", json={"start": start, "end": end})
+        ).json()
+        # some devices send it as an ordinary MESSAGE with a new Call-ID
+        body = build_manscdp(
+            "Notify", "MediaStatus", 77, cam.channel["channel_id"], [("NotifyType", "121")]
+        )
+        await cam.device._send_message(body)
+
+        async def ended() -> bool:
+            info = (await api.get("/api/streams")).json()
+            return any(
+                e["id"] == p["session_id"] and e["end_reason"] == "eof" for e in info["ended"]
+            )
+
+        await eventually(ended, 10)
     finally:
         await cam.fleet.stop()

