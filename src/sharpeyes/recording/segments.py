@@ -35,6 +35,7 @@ from sharpeyes.store.db import Database
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.04  # a segment's end when we know no better: one frame after the last
+MAX_BUFFERED = 32 * 1024 * 1024  # per channel: beyond it (disk too slow) frames are dropped
 
 
 @dataclass
@@ -50,7 +51,9 @@ class OpenSegment:
     bytes: int = 0
     frames: int = 0
     pending: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
     closed: bool = False
+    gaps: list[list[float]] = field(default_factory=list)  # [start, end] of dropped media
 
 
 class ChannelRecorder:
@@ -77,7 +80,10 @@ class ChannelRecorder:
         self.done: list[OpenSegment] = []  # closed, not yet finalised by the store
         self._init = b""
         self._force_cut = False
+        self._dropping_since: float | None = None
         self.frames = 0
+        self.dropped = 0
+        self.max_buffered = MAX_BUFFERED
 
     def send_init(self, info: dict[str, object], init: bytes) -> None:
         if self._init and init != self._init:
@@ -88,20 +94,40 @@ class ChannelRecorder:
 
     def send_media(self, data: bytes, keyframe: bool) -> None:
         now = self.clock()
+        if self._dropping_since is not None or self._buffered() + len(data) > self.max_buffered:
+            # The disk does not keep up: drop until a keyframe once there is room again,
+            # and say where the hole is (the index's ``gaps``), instead of eating memory.
+            if self._dropping_since is None:
+                self._dropping_since = now
+            if not keyframe or self._buffered() + len(data) > self.max_buffered // 2:
+                self.dropped += 1
+                return
+            hole = [self._dropping_since, now]
+            self._dropping_since = None
+            if self.current is not None:
+                self.current.gaps.append(hole)
         cur = self.current
-        if keyframe and (cur is None or self._force_cut or now - cur.start >= self.segment_s):
+        # (half a frame of slack: a keyframe due exactly at segment_s may arrive a hair early)
+        due = cur is None or now - cur.start >= self.segment_s - FRAME_S / 2
+        if keyframe and (due or self._force_cut):
             if cur is not None:
                 cur.end = now
                 self._close(cur)
             self._force_cut = False
             cur = self.current = self._open(now)
             cur.pending.append(self._init)
+            cur.pending_bytes += len(self._init)
         elif cur is None:
             return  # wait for a keyframe: a segment must start decodable
         cur.pending.append(data)
+        cur.pending_bytes += len(data)
         cur.frames += 1
         cur.end = now + FRAME_S
         self.frames += 1
+
+    def _buffered(self) -> int:
+        cur = self.current
+        return sum(s.pending_bytes for s in self.done) + (cur.pending_bytes if cur else 0)
 
     def stop(self) -> None:
         """The stream ended (or the plan did): close the open segment where it is."""
@@ -250,6 +276,7 @@ class SegmentStore:
                 if seg.pending:
                     data = b"".join(seg.pending)
                     seg.pending = []
+                    seg.pending_bytes = 0
                     seg.bytes += len(data)
                     writes.append((seg.rel_path, data))
             if writes:
@@ -269,6 +296,7 @@ class SegmentStore:
                             complete=seg.closed,
                             keep_until=seg.keep_until,
                             codec=seg.codec,
+                            gaps=seg.gaps or None,
                         )
                     )
                 await session.commit()
