@@ -145,9 +145,10 @@ async def test_platform_playback_seek_pause_and_speed(
     cam = await recording_camera(node, api)
     try:
         await _plan(api, cam)
-        segs = await _complete(node, cam.pk, 5)
+        segs = await _complete(node, cam.pk, 8)
         start = int(segs[0].start) + 1
-        end = int(segs[4].end) - 1
+        end = int(segs[7].end) - 1
+        assert end - start >= 5
         p = (
             await api.post(
                 f"/api/channels/{cam.pk}/playback",
@@ -169,7 +170,7 @@ async def test_platform_playback_seek_pause_and_speed(
         before = len(reader.binaries)
         await asyncio.sleep(1.0)  # paused: nothing may arrive meanwhile
         assert len(reader.binaries) - before <= 1 and await position() - held < 0.1
-        seek_to = end - start - 4
+        seek_to = end - start - 3
         r = await api.post(
             f"/api/streams/{sid}/control", json={"action": "seek", "position_s": seek_to}
         )
