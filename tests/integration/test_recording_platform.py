@@ -316,3 +316,40 @@ async def test_a_killed_node_restarts_with_a_consistent_index(
     fixed = next(r for r in rows if r.id == torn.id)
     path = again.recording.store.root / fixed.path
     assert whole_boxes(path) == path.stat().st_size == fixed.bytes > 0  # torn box cut off
+
+
+async def test_record_plan_crud_and_rights(make_node: NodeFactory, tmp_path: Path) -> None:
+    node = await _node(make_node, tmp_path)
+    api = await login(node)
+    body = {
+        "name": "weekday daytime",
+        "schedule": [{"weekday": 0, "start": "08:00", "end": "18:00"}],
+        "storage_days": 7,
+        "stream": "sub",
+        "channels": [3, 1, 3],
+        "selectors": {"regions": ["3402"]},
+    }
+    r = await api.post("/api/recording/plans", json=body)
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    assert plan["channels"] == [1, 3] and plan["selectors"]["regions"] == ["3402"]
+    assert [p["id"] for p in (await api.get("/api/recording/plans")).json()] == [plan["id"]]
+    r = await api.put(f"/api/recording/plans/{plan['id']}", json={**body, "storage_days": 30})
+    assert r.status_code == 200 and r.json()["storage_days"] == 30
+    bad = {**body, "schedule": [{"weekday": 0, "start": "18:00", "end": "08:00"}]}
+    assert (await api.post("/api/recording/plans", json=bad)).status_code == 422
+    assert (await api.get("/api/recording/plans/999")).status_code == 404
+    for name, role in (("op", "operator"), ("vw", "viewer")):
+        r = await api.post(
+            "/api/users", json={"username": name, "password": "pass-word-1", "role": role}
+        )
+        assert r.status_code == 201
+    op = await login(node, "op", "pass-word-1")
+    vw = await login(node, "vw", "pass-word-1")
+    assert (await op.get("/api/recording/plans")).status_code == 200
+    assert (await op.post("/api/recording/plans", json=body)).status_code == 403  # admin only
+    assert (await vw.get("/api/recording/plans")).status_code == 403
+    assert (await api.delete(f"/api/recording/plans/{plan['id']}")).status_code == 204
+    assert (await api.get("/api/recording/plans")).json() == []
+    await op.aclose()
+    await vw.aclose()

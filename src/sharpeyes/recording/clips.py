@@ -13,15 +13,15 @@ from pathlib import Path
 from sharpeyes.media.es import EsFrame
 from sharpeyes.media.fmp4 import Fmp4Error, Fmp4Writer
 from sharpeyes.recording.mp4 import Mp4Error, remux_to_mp4
-from sharpeyes.recording.player import CLOCK, SegmentRef, read_segment
+from sharpeyes.recording.player import CLOCK, SegmentRef, TimedFrame, read_segment
 
 
 def export_clip(
     segments: list[SegmentRef], start: float, end: float, dst: Path
 ) -> dict[str, float]:
     """Write ``dst``; returns where the clip really starts/ends and its duration."""
-    frames = []
-    codec = None
+    frames: list[TimedFrame] = []
+    codec: str | None = None
     for seg in segments:
         if seg.end <= start or seg.start >= end:
             continue

@@ -26,18 +26,21 @@ def remux_to_mp4(src: Path, dst: Path) -> float:
             if not inp.streams.video:
                 raise Mp4Error("no video in the collected media")
             ist = inp.streams.video[0]
+            tb = ist.time_base
+            if tb is None:
+                raise Mp4Error("the collected video has no time base")
             with av.open(str(tmp), "w", format="mp4") as out:
                 ost = out.add_stream_from_template(ist)
                 for pkt in inp.demux(ist):
                     if pkt.dts is None or pkt.size == 0:
                         continue
-                    t = float(pkt.pts * ist.time_base) if pkt.pts is not None else 0.0
+                    t = float(pkt.pts * tb) if pkt.pts is not None else 0.0
                     first = t if first is None else min(first, t)
-                    end = t + (float(pkt.duration * ist.time_base) if pkt.duration else 0.0)
+                    end = t + (float(pkt.duration * tb) if pkt.duration else 0.0)
                     last = max(last, end)
                     pkt.stream = ost
                     out.mux(pkt)
-    except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise Mp4Error(f"cannot write the MP4: {exc}") from exc
     if first is None:

@@ -92,14 +92,14 @@ def scheduled_windows(
     spans: list[tuple[float, float]] = []
     for schedule in schedules:
         if not schedule:
-            end = datetime.combine(day + timedelta(days=1), time(0), tz)
-            spans.append((midnight.timestamp(), end.timestamp()))
+            next_day = datetime.combine(day + timedelta(days=1), time(0), tz)
+            spans.append((midnight.timestamp(), next_day.timestamp()))
             continue
         for w in schedule:
             if w["weekday"] == day.weekday():
-                s = midnight + timedelta(minutes=_minutes(w["start"]))
-                e = midnight + timedelta(minutes=_minutes(w["end"]))
-                spans.append((s.timestamp(), e.timestamp()))
+                begin = midnight + timedelta(minutes=_minutes(w["start"]))
+                finish = midnight + timedelta(minutes=_minutes(w["end"]))
+                spans.append((begin.timestamp(), finish.timestamp()))
     spans.sort()
     out: list[list[float]] = []
     for s, e in spans:
@@ -174,7 +174,7 @@ class PlanStore:
                 raise PlanNotFound(plan_id)
             return plan_dict(plan)
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list_all(self) -> list[dict[str, Any]]:
         async with self.db.session() as s:
             rows = (await s.execute(select(RecordPlan).order_by(RecordPlan.id))).scalars()
             return [plan_dict(p) for p in rows]
@@ -195,12 +195,12 @@ class PlanStore:
         """The channel pks a plan covers (explicit list plus selectors)."""
         pks = set(plan.channels or [])
         sel = plan.selectors or {}
-        conds = []
+        conds: list[Any] = []
         if sel.get("devices"):
             conds.append(Channel.device_id.in_(sel["devices"]))
         for prefix in sel.get("regions") or []:
             conds.append(Channel.civil_code.startswith(prefix))
-        ledger = []
+        ledger: list[Any] = []
         if sel.get("orgs"):
             ledger.append(CameraRecord.owner_org_id.in_(sel["orgs"]))
         if sel.get("classes"):

@@ -56,6 +56,8 @@ def read_segment(seg: SegmentRef) -> list[TimedFrame]:
             bsf = BitStreamFilterContext(_BSF.get(seg.codec, "h264_mp4toannexb"), st)
             first: float | None = None
             tb = st.time_base
+            if tb is None:
+                return out
             try:
                 for pkt in c.demux(st):
                     for p in bsf.filter(pkt):
@@ -65,9 +67,9 @@ def read_segment(seg: SegmentRef) -> list[TimedFrame]:
                         if first is None:
                             first = t
                         out.append(TimedFrame(seg.start + t - first, bytes(p), p.is_keyframe))
-            except av.error.FFmpegError:  # type: ignore[attr-defined]
+            except av.error.FFmpegError:
                 pass  # the segment still being written ends mid-box
-    except (av.error.FFmpegError, OSError, IndexError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError, IndexError) as exc:
         log.info("cannot read segment %s: %s", seg.path, exc)
     return out
 

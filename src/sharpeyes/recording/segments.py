@@ -48,7 +48,7 @@ class OpenSegment:
     codec: str | None
     keep_until: float
     row_id: int | None = None
-    bytes: int = 0
+    written: int = 0  # bytes appended to the file so far
     frames: int = 0
     pending: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
@@ -277,7 +277,7 @@ class SegmentStore:
                     data = b"".join(seg.pending)
                     seg.pending = []
                     seg.pending_bytes = 0
-                    seg.bytes += len(data)
+                    seg.written += len(data)
                     writes.append((seg.rel_path, data))
             if writes:
                 await asyncio.to_thread(_append_all, self.root, writes)
@@ -291,7 +291,7 @@ class SegmentStore:
                         .where(RecordSegment.id == seg.row_id)
                         .values(
                             end=seg.end,
-                            bytes=seg.bytes,
+                            bytes=seg.written,
                             frames=seg.frames,
                             complete=seg.closed,
                             keep_until=seg.keep_until,

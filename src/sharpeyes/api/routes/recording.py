@@ -248,7 +248,7 @@ async def export_clip(
 
 @router.get("/api/recording/plans")
 async def list_plans(principal: Player, node: NodeDep) -> list[dict[str, Any]]:
-    return await node.recording.plans.list()
+    return await node.recording.plans.list_all()
 
 
 @router.post("/api/recording/plans", status_code=201)
