@@ -88,7 +88,8 @@ class RecordingService:
         self.players: dict[str, SegmentPlayer] = {}
 
     async def start(self) -> None:
-        (self.root / "segments").mkdir(parents=True, exist_ok=True)
+        # Folders are made when the first segment or export is written, not here: a
+        # node without record plans leaves no trace on disk.
         await self.store.repair()
         self.recorder.start()
 
