@@ -17,6 +17,7 @@ from sharpeyes.audit.settings import AuditSettings
 from sharpeyes.ledger.settings import LedgerSettings
 from sharpeyes.ops.settings import OpsSettings
 from sharpeyes.proxies.settings import ProxySettings
+from sharpeyes.recording.settings import RecordingSettings
 
 
 class SipSettings(BaseModel):
@@ -163,6 +164,7 @@ class Settings(BaseSettings):
     ui: UiSettings = UiSettings()
     ops: OpsSettings = OpsSettings()
     proxies: ProxySettings = ProxySettings()
+    recording: RecordingSettings = RecordingSettings()
 
     @classmethod
     def settings_customise_sources(

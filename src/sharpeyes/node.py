@@ -30,6 +30,7 @@ from sharpeyes.messages.talk import TalkService
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
 from sharpeyes.proxies.service import ProxyService
+from sharpeyes.recording.service import RecordingService
 from sharpeyes.sharing.apps import AppService
 from sharpeyes.sharing.enforce import end_streams_of_grant
 from sharpeyes.sharing.models import ShareGrant
@@ -116,6 +117,16 @@ class Node:
             token_ttl_s=settings.media.token_ttl_s,
             invite_timeout=settings.media.invite_timeout_s,
         )
+        self.messages.media_status_listeners.append(self.live.history.on_media_status)
+        self.recording = RecordingService(
+            settings.recording,
+            db=self.db,
+            bus=self.bus,
+            live=self.live,
+            messaging=self.messaging,
+            devices=self.devices,
+            timezone=sip.timezone,
+        )
         self.users = UserService(
             self.db,
             max_failures=settings.auth.login_max_failures,
@@ -191,6 +202,7 @@ class Node:
         self.messages.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
         await self.proxies.start()
+        await self.recording.start()
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
         if http:
             await self._start_http()
@@ -275,6 +287,7 @@ class Node:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:
                 await asyncio.wait([self._http_task], timeout=5)
+        await self.recording.stop()
         await self.jobs.stop()
         await self.sharing.stop()
         await self.apps.stop()
@@ -304,6 +317,8 @@ class Node:
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         method = req.method
         if method == "MESSAGE":
+            if self.dialogs.has_dialog(req.call_id):  # in-dialog: MediaStatus of a playback
+                return self.dialogs.on_request(req, peer)
             return await self.messaging.on_message(req, peer)
         if method == "REGISTER":
             assert self.registrar is not None

@@ -51,6 +51,9 @@ TABLES = {
     "mobile_positions",
     # 0007: RTSP/ONVIF proxies
     "proxies",
+    # 0005: platform recording
+    "record_plans",
+    "record_segments",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -86,6 +86,8 @@ class DeviceMessaging:
         self._pending: dict[tuple[str, int], asyncio.Future[ManscdpMessage]] = {}
         self._catalog_waiters: dict[tuple[str, int], _PendingCatalog] = {}
         self.collector = MultipartCollector()
+        # Other domains' answers (RecordInfo → recording).
+        self.response_hooks: dict[str, Callable[[str, ManscdpMessage, float], None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.stats = {
             "keepalives": 0,
@@ -208,6 +210,10 @@ class DeviceMessaging:
                 self.stack.schedule(
                     self._catalog_done(key, items, complete=True, expected=msg.sum_num)
                 )
+            return
+        hook = self.response_hooks.get(msg.cmd_type)
+        if hook is not None:
+            hook(sender, msg, now)
             return
         if msg.cmd_type == "DeviceInfo":
             self.stack.schedule(self.registry.update_info(sender, msg.fields))

@@ -322,8 +322,17 @@ def play_offer(
     transport: str = "udp",
     stream_number: int | None = None,
     rtpmap: tuple[tuple[int, str], ...] = DEFAULT_RTPMAP,
+    session_name: str = "Play",
+    channel_id: str | None = None,
+    start: int = 0,
+    stop: int = 0,
+    download_speed: int | None = None,
 ) -> SessionDescription:
     """The platform's INVITE body for live video (J.4.4), receiving on ``address:port``.
+
+    History (9.8, 9.9, J.14): ``session_name`` "Playback" or "Download" with
+    ``u=<channel_id>:0`` and ``t=<start> <stop>`` in Unix seconds;
+    ``download_speed`` adds ``a=downloadspeed`` (Download only).
 
     ``transport``: "udp" (RTP/AVP), "tcp-passive" (we listen: ``a=setup:passive``,
     the device connects, Appendix L's default) or "tcp-active" (we connect to the port
@@ -335,7 +344,13 @@ def play_offer(
         raise ValueError("never advertise port 0 (devices then send nowhere)")
     if transport not in ("udp", "tcp-passive", "tcp-active"):
         raise ValueError(f"unknown media transport {transport!r}")
+    if session_name not in ("Play", "Playback", "Download"):
+        raise ValueError(f"unknown session name {session_name!r}")
+    if session_name != "Play" and not (channel_id and 0 < start < stop):
+        raise ValueError("Playback/Download need a channel ID and 0 < start < stop")
     attrs: list[tuple[str, str | None]] = []
+    if download_speed is not None and session_name == "Download":
+        attrs.append(("downloadspeed", str(int(download_speed))))
     if stream_number:
         attrs = [("streamprofile", str(stream_number)), ("streamnumber", str(stream_number))]
     tcp = transport != "udp"
@@ -351,11 +366,15 @@ def play_offer(
         ssrc=ssrc,
         attributes=attrs,
     )
+    history = session_name != "Play"
     return SessionDescription(
         origin_user=local_id,
         origin_address=address,
-        session_name="Play",
+        session_name=session_name,
         connection_address=address,
+        uri=f"{channel_id}:0" if history else None,
+        start=start if history else 0,
+        stop=stop if history else 0,
         media=[media],
     )
 
@@ -391,7 +410,7 @@ def play_answer(
     return SessionDescription(
         origin_user=local_id,
         origin_address=address,
-        session_name="Play",
+        session_name=offer.session_name or "Play",
         connection_address=address,
         media=[media],
     )

@@ -29,6 +29,7 @@ from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.sdp import SdpError, build_subject, make_ssrc, play_offer
 from sharpeyes.live.audit import AuditRecord, audit
+from sharpeyes.live.history import HistoryStreams
 from sharpeyes.live.ports import PortPool, PortsExhausted
 from sharpeyes.live.rtp_io import TcpRtpEndpoint, open_udp
 from sharpeyes.live.session import (
@@ -37,10 +38,12 @@ from sharpeyes.live.session import (
     EndReason,
     LiveSession,
     SessionKey,
+    SessionKind,
     StreamEnded,
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
+from sharpeyes.media.hub import Consumer
 from sharpeyes.sharing.principal import Principal, Right
 from sharpeyes.sharing.scope import can_see_channel, require_right
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
@@ -55,6 +58,11 @@ TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
 TICK_S = 0.1
 WATCHDOG_EVERY = 5  # ticks
 ENDED_KEPT = 200
+SESSION_NAMES = {
+    SessionKind.LIVE: "Play",
+    SessionKind.PLAYBACK: "Playback",
+    SessionKind.DOWNLOAD: "Download",
+}
 
 
 class ExternalSource(Protocol):
@@ -125,6 +133,7 @@ class LiveService:
         self._shutdown = False
         self.external: list[ExternalSource] = []  # pulled upstreams, registered by their owners
         self.stats = {"started": 0, "refused_capacity": 0, "ended": 0, "failed": 0}
+        self.history = HistoryStreams(self)
 
     # ------------------------------------------------------------ lifecycle
     def start(self, secret: bytes) -> None:
@@ -308,7 +317,7 @@ class LiveService:
             channel_name=ch.name,
             transport=transport,
             serial=serial,
-            ssrc_text=make_ssrc(self.domain, serial),
+            ssrc_text=make_ssrc(self.domain, serial, history=key.kind is not SessionKind.LIVE),
             clock=self.clock,
             strict_ssrc=media.ssrc_check == "strict",
             gop_max_bytes=media.gop_cache_max_bytes,
@@ -346,6 +355,11 @@ class LiveService:
                 ssrc=s.ssrc_text,
                 transport=s.transport,
                 stream_number=1 if key.stream == "sub" else None,
+                session_name=SESSION_NAMES[key.kind],
+                channel_id=key.channel_id,
+                start=key.start or 0,
+                stop=key.end or 0,
+                download_speed=s.download_speed if key.kind is SessionKind.DOWNLOAD else None,
             )
             subject = build_subject(key.channel_id, s.ssrc_text, self.server_id, str(s.serial))
             call = await self.inviter.invite(key.device_id, key.channel_id, offer, subject=subject)
@@ -371,6 +385,7 @@ class LiveService:
         dialog.on_bye = lambda _d, _req: self._end(
             s, EndReason.DEVICE_BYE, "the device ended the stream (BYE)", bye=False, status=502
         )
+        dialog.on_message = lambda _d, req: self.history.on_dialog_message(s, req)
         if dialog.terminated:  # the device hung up while we were still sending the ACK
             self._end(s, EndReason.DEVICE_BYE, "the device hung up at once (BYE)", bye=False)
             return
@@ -512,6 +527,7 @@ class LiveService:
         if self.by_key.get(s.key) is s:
             del self.by_key[s.key]
         civil = self._civil.pop(s.id, None)
+        self.history.forget(s.id)
         if not s.ready.done():
             s.ready.set_exception(StreamEnded(reason, detail, status))
             s.ready.exception()  # retrieved: waiters re-raise it themselves
@@ -590,7 +606,24 @@ class LiveService:
     def detach(self, s: LiveSession, viewer: WsViewer) -> None:
         s.hub.detach(viewer)
         s.viewers.discard(viewer)
-        if not s.viewers and not s.hls_clients and s.state != "ended":
+        if not s.viewers and not s.hls_clients and not s.holders and s.state != "ended":
+            s.idle_since = self.clock.now
+
+    async def hold(
+        self, principal: Principal, channel_pk: int, stream: str, consumer: Consumer
+    ) -> LiveSession:
+        """Open (or join) a live stream for a non-viewer consumer such as the recorder."""
+        ch = await self.devices.get_channel(principal, channel_pk)
+        s = await self._session_for(principal, ch, stream)
+        s.hub.attach(consumer)
+        s.holders.add(consumer)
+        s.idle_since = None
+        return s
+
+    def release(self, s: LiveSession, consumer: Consumer) -> None:
+        s.hub.detach(consumer)
+        s.holders.discard(consumer)
+        if not s.viewers and not s.hls_clients and not s.holders and s.state != "ended":
             s.idle_since = self.clock.now
 
     def hls_session(self, session_id: str, token: str) -> tuple[LiveSession, StreamClaims]:
@@ -680,19 +713,21 @@ class LiveService:
             if s.state == "ended":
                 continue
             s.sample(now)
-            if s.source is None:  # a pulled source judges its own liveness
+            # pulled sources and our own segments play without a GB device
+            if s.source is None and s.key.source != "platform":
                 live = self.registry.get(s.key.device_id)
                 if live is None or not live.online:
                     self._end(s, EndReason.DEVICE_OFFLINE, "the device went offline", status=409)
                     continue
+            if s.source is None:  # a pulled source judges its own liveness
                 verdict = s.verdict(now, media.no_rtp_timeout_s)
                 if verdict is not None:
                     self._end(s, verdict[0], verdict[1])
                     continue
-            if not s.hub.ready or s.pinned:
-                continue
+            if not s.hub.ready or s.pinned or s.key.kind is SessionKind.DOWNLOAD:
+                continue  # always-on pulls stay; a download's consumer is its job
             ws, hls = s.viewer_count(now, media.hls_idle_s)
-            if ws or hls:
+            if ws or hls or s.holders:
                 s.idle_since = None
             elif s.idle_since is None:
                 s.idle_since = now

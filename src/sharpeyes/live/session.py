@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from sharpeyes.gb28181.sdp import SessionDescription
+from sharpeyes.live.playback import PlaybackTimeline
 from sharpeyes.live.rtp_io import TcpRtpEndpoint
 from sharpeyes.live.viewer import WsViewer
 from sharpeyes.media.detect import PayloadDepacketizer
@@ -44,6 +45,8 @@ class EndReason(StrEnum):
     IDLE = "idle"  # the last viewer left and the grace period passed
     STOPPED = "stopped"  # an operator stopped it
     SHUTDOWN = "shutdown"
+    EOF = "eof"  # playback/download: the device said the file ended (MediaStatus 121)
+    COMPLETE = "complete"  # download: the requested range has been received
     ERROR = "error"
     # pulled sources (proxies/): RTSP/ONVIF cameras
     AUTH_FAILED = "auth_failed"  # the camera refused our credentials (401/403)
@@ -81,11 +84,30 @@ class StreamEnded(Exception):
         self.status = status
 
 
+class SessionKind(StrEnum):
+    """What a session carries: the same upstream machinery serves all three."""
+
+    LIVE = "live"
+    PLAYBACK = "playback"
+    DOWNLOAD = "download"
+
+
 @dataclass(frozen=True, slots=True)
 class SessionKey:
+    """Live sessions are shared per (device, channel, stream); history ones are not.
+
+    A playback/download key holds its time range (Unix seconds) and a ``nonce``,
+    because each has its own position, speed and pause state.
+    """
+
     device_id: str
     channel_id: str
     stream: str  # "main" | "sub"
+    kind: SessionKind = SessionKind.LIVE
+    start: int | None = None
+    end: int | None = None
+    nonce: str = ""
+    source: str = "device"  # "platform": served from our own segments, no upstream
 
 
 class Clock:
@@ -129,6 +151,7 @@ class LiveSession:
         self.created_at = time.time()
         self.created_mono = clock.now
         self.state = "starting"  # starting → live → ended
+        self.download_speed = 1  # Download sessions: a=downloadspeed
         self.port: int | None = None
         self.dialog: Dialog | None = None
         self.answer: SessionDescription | None = None
@@ -154,6 +177,7 @@ class LiveSession:
         self.wrong_source = 0
         self.last_wrong_source: str | None = None
         self.viewers: set[WsViewer] = set()
+        self.holders: set[object] = set()  # non-viewer consumers (the recorder) keep it open
         self.hls_clients: dict[str, float] = {}  # token id → last request (monotonic)
         self.idle_since: float | None = None
         self.end_reason: EndReason | None = None
@@ -177,6 +201,10 @@ class LiveSession:
         # judges its own liveness. ``pinned``: kept without viewers (always-on proxies).
         self.source: Any = None
         self.pinned = False
+        # Playback/download only: where the media is in the requested range.
+        self.timeline: PlaybackTimeline | None = None
+        if key.kind is not SessionKind.LIVE and key.start is not None and key.end is not None:
+            self.timeline = PlaybackTimeline(key.start, key.end)
 
     # -- hot path ------------------------------------------------------------------
 
@@ -193,7 +221,10 @@ class LiveSession:
         frames = self.depay.push(payload, marker, ts, gap)
         if frames:
             push = self.hub.push
+            timeline = self.timeline
             for f in frames:
+                if timeline is not None and f.stream == "video":
+                    timeline.on_frame(f.dts if f.dts is not None else f.pts, f.keyframe)
                 push(f)
 
     def _on_ready(self, hub: StreamHub) -> None:
@@ -249,6 +280,17 @@ class LiveSession:
         start = self.media_started_mono
         if start is None:
             return None
+        timeline = self.timeline
+        if timeline is not None:
+            if timeline.paused:
+                return None  # a paused playback sends nothing, on purpose
+            if timeline.resumed_mono is not None:
+                start = max(start, timeline.resumed_mono)
+                # liveness counts from the resume, not from before the pause
+                if self._packets_at is not None and self._packets_at < start:
+                    self._packets_at = start
+                if self._frames_at is not None and self._frames_at < start:
+                    self._frames_at = start
         last_packet = self._packets_at if self._packets_at is not None else start
         if now - last_packet >= timeout:
             # Only misdirected packets since the last usable one: say which kind.
@@ -339,6 +381,11 @@ class LiveSession:
             "keyframes": hub.keyframes,
             "viewers": {"ws": ws, "hls": hls, "total": ws + hls},
             "dropped_for_slow_viewers": sum(v.dropped for v in self.viewers),
+            "kind": self.key.kind.value,
+            "range": [self.key.start, self.key.end] if self.timeline is not None else None,
+            "position_s": round(self.timeline.position_s, 3) if self.timeline else None,
+            "paused": self.timeline.paused if self.timeline else None,
+            "scale": self.timeline.scale if self.timeline else None,
             "started_at": self.created_at,
             "started_by": self.started_by,
             "ended_at": self.ended_at,
@@ -347,4 +394,12 @@ class LiveSession:
         }
 
 
-__all__ = ["FAILURES", "Clock", "EndReason", "LiveSession", "SessionKey", "StreamEnded"]
+__all__ = [
+    "FAILURES",
+    "Clock",
+    "EndReason",
+    "LiveSession",
+    "SessionKey",
+    "SessionKind",
+    "StreamEnded",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +64,8 @@ class MessageService:
         self.stats = {"positions": 0, "bad_positions": 0, "media_status": 0}
         messaging.notify_hooks["MobilePosition"] = self.on_mobile_position
         messaging.notify_hooks["MediaStatus"] = self.on_media_status
+        # who else needs an out-of-dialog MediaStatus at once (playback sessions)
+        self.media_status_listeners: list[Callable[[str, ManscdpMessage], None]] = []
 
     def start(self) -> None:
         self.subscriber.start()
@@ -370,6 +372,8 @@ class MessageService:
         """A.2.5 c: NotifyType 121 ends a playback/download; the recording work listens."""
         self.stats["media_status"] += 1
         notify_type = msg.fields.get("NotifyType", "")
+        for listener in self.media_status_listeners:
+            listener(device_id, msg)  # playback sessions end with reason eof
         self.bus.publish(
             "media.status",
             device_id=device_id,

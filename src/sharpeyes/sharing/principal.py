@@ -58,6 +58,9 @@ class Permission(StrEnum):
     SHARING_ADMIN = "sharing.admin"  # all requests and grants, revoke, statistics
     APPS_ADMIN = "apps.admin"  # open-API applications and webhooks
     AUDIT_READ = "audit.read"  # search / export / verify the audit trail
+    PLAYBACK = "playback"  # recordings: find and play (device and platform)
+    DOWNLOAD = "download"  # recordings: download and clip export (files leave the node)
+    RECORDING_PLANS = "recording.plans"  # platform record plans
 
 
 _VIEWER = frozenset({Permission.DEVICES_READ, Permission.LIVE_VIEW, Permission.LEDGER_READ})
@@ -67,6 +70,8 @@ _OPERATOR = _VIEWER | {
     Permission.ALARMS_ACK,
     Permission.LEDGER_WRITE,
     Permission.LEDGER_IMPORT,
+    Permission.PLAYBACK,
+    Permission.DOWNLOAD,
 }
 _REVIEWER = frozenset({Permission.SHARING_REVIEW, Permission.SHARING_READ})
 _DEPARTMENT = frozenset(
@@ -74,6 +79,8 @@ _DEPARTMENT = frozenset(
         Permission.DEVICES_READ,
         Permission.LIVE_VIEW,
         Permission.PTZ,
+        Permission.PLAYBACK,  # per channel only as far as a grant gives the right
+        Permission.DOWNLOAD,
         Permission.SHARING_READ,
         Permission.SHARING_REQUEST,
     }

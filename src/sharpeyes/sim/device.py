@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
-from sharpeyes.gb28181 import manscdp
+from sharpeyes.gb28181 import manscdp, records
 from sharpeyes.gb28181.charset import normalize_charset
 from sharpeyes.gb28181.deviceid import is_device_id
 from sharpeyes.gb28181.digest import DigestError, build_authorization, parse_digest
@@ -55,6 +55,8 @@ from sharpeyes.gb28181.message import (
 from sharpeyes.gb28181.ptz import PRESET_DELETE, PRESET_SET, decode_ptz
 from sharpeyes.sim import media as sim_media
 from sharpeyes.sim import messages as sim_messages
+from sharpeyes.sim import recordings as sim_recordings
+from sharpeyes.sim.recordings import SimRecordingConfig
 from sharpeyes.sip.stack import SipTimeout, new_call_id, new_tag
 
 if TYPE_CHECKING:
@@ -194,6 +196,7 @@ class SimDeviceConfig:
     digest_algorithms: tuple[str, ...] = ("MD5",)
     talk: bool = True  # has a speaker: accepts INVITE s=Talk (G.711)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
+    recordings: SimRecordingConfig = field(default_factory=SimRecordingConfig)
 
     def __post_init__(self) -> None:
         if not is_device_id(self.device_id):
@@ -696,7 +699,9 @@ class SimDevice:
             return await sim_media.on_invite(self, req)
         if method == "BYE":
             return sim_messages.on_talk_bye(self, req) or sim_media.on_bye(self, req)
-        if method in ("CANCEL", "INFO"):
+        if method == "INFO":
+            return sim_media.on_info(self, req)
+        if method == "CANCEL":
             return response_for(req, 481)
         if method in _KNOWN_METHODS:
             return response_for(req, 405, headers=[("Allow", ALLOW)])
@@ -777,18 +782,31 @@ class SimDevice:
         return None
 
     def _query_records(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
-        # No recordings are simulated: the empty answer of Appendix N (SumNum 0, no list).
-        fields = [("Name", self._name_of(msg.device_id))]
-        body = manscdp.build_manscdp(
-            "Response",
-            "RecordInfo",
+        """RecordInfo from the synthetic index, in Appendix N parts of ``per_message``."""
+        target = msg.device_id or self.device_id
+        cfg = self.config.recordings
+        try:
+            start = records.parse_time(msg.fields.get("StartTime", ""), LOCAL_TZ)
+            end = records.parse_time(msg.fields.get("EndTime", ""), LOCAL_TZ)
+        except ValueError:
+            return response_for(req, 400, "Bad StartTime/EndTime")
+        kind = (msg.fields.get("Type") or "all").strip().lower()
+        items = sim_recordings.records(cfg, target, start, end, kind)
+        bodies = records.responses(
             msg.sn,
-            msg.device_id or self.device_id,
-            fields,
-            sum_num=0,
+            target,
+            self._name_of(target),
+            items,
+            LOCAL_TZ,
+            per_message=cfg.per_message,
             charset=self.config.charset,
         )
-        self._later(self._send_message(body))
+
+        async def send_all() -> None:
+            for body in bodies:
+                await self._send_message(body)
+
+        self._later(send_all())
         return None
 
     def _control(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
+from sharpeyes.gb28181 import mansrtsp
+from sharpeyes.gb28181.manscdp import build_manscdp
 from sharpeyes.gb28181.message import SipParseError, SipRequest, SipResponse, parse_name_addr
 from sharpeyes.gb28181.message import response_for as _response_for
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp, parse_ssrc, play_answer
@@ -46,6 +48,7 @@ from sharpeyes.media.testvideo import (
     loop_frames,
 )
 from sharpeyes.media.tsmux import TsMuxer, packetize_ts_rtp
+from sharpeyes.sim import recordings as sim_recordings
 from sharpeyes.sip.stack import SipTimeout, new_tag
 
 if TYPE_CHECKING:
@@ -160,8 +163,9 @@ class RtpSource:
         self.ssrc = ssrc & 0xFFFFFFFF
         self.pt = cfg.payload[0]
         self.step = CLOCK // cfg.fps
+        self._clip = cfg.clip(seed)
         self._frames: Iterator[EncodedFrame] = loop_frames(
-            cfg.clip(seed), frame_duration=self.step, start_pts=CLOCK
+            self._clip, frame_duration=self.step, start_pts=CLOCK
         )
         self._audio: Iterator[EncodedFrame] | None = None
         if cfg.audio:
@@ -179,6 +183,14 @@ class RtpSource:
         self.frames_sent = 0
         self.packets_sent = 0
         self.bytes_sent = 0
+
+    def seek(self, start_pts: int) -> None:
+        """Restart the clip (at its keyframe) with timestamps from ``start_pts`` (playback)."""
+        self._frames = loop_frames(self._clip, frame_duration=self.step, start_pts=start_pts)
+        self._index = 0
+        if self._audio is not None:
+            tone = generate_g711a(1000, frame_ms=1000 // self.cfg.fps, seed=0)
+            self._audio = loop_frames(tone, frame_duration=self.step, start_pts=start_pts)
 
     def next_frame(self) -> list[bytes]:
         """RTP packets of the next video frame (and its audio chunk, for PS with audio)."""
@@ -289,6 +301,30 @@ class _TcpSender(asyncio.Protocol):
         self.call._tcp_lost(self)
 
 
+@dataclass
+class PlaybackState:
+    """Where a Playback/Download call is in its ``t=`` range (seconds from its start)."""
+
+    kind: str  # playback | download
+    start: int  # Unix seconds (t= start)
+    end: int
+    position_s: float = 0.0
+    scale: float = 1.0
+    download_speed: int = 1
+    paused: bool = False
+    finished: bool = False
+    eof_sent: bool = False
+    controls: list[mansrtsp.Command] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.end - self.start)
+
+    @property
+    def rate(self) -> float:
+        return float(self.download_speed) if self.kind == "download" else self.scale
+
+
 @dataclass(eq=False)
 class SimCall:
     """One answered INVITE on the camera side (a dialog and its media sender)."""
@@ -314,6 +350,7 @@ class SimCall:
     started_at: float | None = None
     cseq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     dropped_frames: int = 0
+    playback: PlaybackState | None = None  # Playback/Download: the position in the range
 
     # -- media -------------------------------------------------------------------
 
@@ -353,11 +390,91 @@ class SimCall:
                 self.pacer = None
 
     def _run(self) -> None:
-        self.started_at = time.monotonic()
-        self.pacer = Pacer(self.source.cfg.fps, self._tick)
+        if self.started_at is None:
+            self.started_at = time.monotonic()
+        pb = self.playback
+        if pb is not None and (pb.paused or pb.finished):
+            return
+        rate = self.source.cfg.fps * (pb.rate if pb is not None else 1.0)
+        self.pacer = Pacer(rate, self._tick)  # type: ignore[arg-type]
         self.pacer.start()
 
+    def _restart(self) -> None:
+        if self.pacer is not None:
+            self.pacer.stop()
+            self.pacer = None
+        if self.acked and self.send_media and (self.mode == "udp" or self.tcp is not None):
+            self._run()
+
+    def control(self, cmd: mansrtsp.Command) -> None:
+        """Obey a MANSRTSP PLAY/PAUSE (B.2): seek, speed, pause, resume."""
+        pb = self.playback
+        if pb is None:
+            return
+        pb.controls.append(cmd)
+        if cmd.method is mansrtsp.Method.PAUSE:
+            pb.paused = True
+            if self.pacer is not None:
+                self.pacer.stop()
+                self.pacer = None
+            return
+        if cmd.method is not mansrtsp.Method.PLAY:
+            return
+        pb.paused = False
+        if cmd.scale is not None:
+            pb.scale = abs(cmd.scale)
+        if cmd.position_s is not None:
+            pb.position_s = min(cmd.position_s, pb.duration_s)
+            pb.finished = False
+            self.source.seek(CLOCK + round(pb.position_s * CLOCK))
+        self._restart()
+
+    def _finish(self) -> None:
+        """The range is sent: stop and say so with MediaStatus 121 (in the dialog)."""
+        pb = self.playback
+        assert pb is not None
+        pb.finished = True
+        if self.pacer is not None:
+            self.pacer.stop()
+            self.pacer = None
+        self.device.fleet.stack.schedule(self._media_status())
+
+    async def _media_status(self) -> None:
+        device = self.device
+        body = build_manscdp(
+            "Notify",
+            "MediaStatus",
+            next(device._sn),
+            self.channel_id,
+            [("NotifyType", "121")],
+            charset=device.config.charset,
+        )
+        req = device.fleet.stack.build_request(
+            "MESSAGE",
+            self.remote_target,
+            from_uri=self.local_uri,
+            to_uri=self.remote_uri,
+            from_tag=self.local_tag,
+            to_tag=self.remote_tag,
+            call_id=self.call_id,
+            cseq=next(self.cseq) + 1,
+            body=body,
+            content_type="Application/MANSCDP+xml",
+        )
+        try:
+            await device.fleet.send(req)
+            assert self.playback is not None
+            self.playback.eof_sent = True
+        except (SipTimeout, OSError) as exc:
+            log.info("sim %s: MediaStatus not delivered: %s", self.channel_id, exc)
+
     def _tick(self) -> None:
+        pb = self.playback
+        if pb is not None:
+            if pb.position_s >= pb.duration_s - 1e-6:
+                self._finish()
+                return
+            pb.position_s += 1.0 / self.source.cfg.fps
         pkts = self.source.next_frame()
         if self.udp is not None:
             sendto, dest = self.udp.sendto, self.dest
@@ -421,8 +538,21 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
         # No (usable) offer: GB devices answer 488 to SDP they cannot satisfy (F note 5).
         log.info("sim %s: unusable INVITE: %s", device.device_id, exc)
         return _response_for(req, 488, "Not Acceptable Here", to_tag=to_tag)
-    if offer.operation != "play":
-        return _response_for(req, 488, "Only live Play is simulated", to_tag=to_tag)
+    playback: PlaybackState | None = None
+    if offer.operation in ("playback", "download"):
+        if not 0 < offer.start < offer.stop:
+            return _response_for(req, 488, "Playback needs t=<start> <end>", to_tag=to_tag)
+        if not sim_recordings.covered(
+            device.config.recordings, channel_id, offer.start, offer.stop
+        ):
+            return _response_for(req, 404, "No recording in that range", to_tag=to_tag)
+        speed = 1
+        for name, value in m.attributes:
+            if name == "downloadspeed" and value and value.strip().isdigit():
+                speed = max(1, min(32, int(value.strip())))
+        playback = PlaybackState(offer.operation, offer.start, offer.stop, download_speed=speed)
+    elif offer.operation != "play":
+        return _response_for(req, 488, f"s={offer.session_name} not supported", to_tag=to_tag)
     cfg = device.config.media or SimMediaConfig()
     if m.tcp:
         mode = "tcp-active" if m.setup in (None, "passive", "actpass") else "tcp-passive"
@@ -453,6 +583,7 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
         dest=dest,
         source=source,
         send_media="no_media" not in faults,
+        playback=playback,
     )
     fleet = device.fleet
     loop = asyncio.get_running_loop()
@@ -494,6 +625,26 @@ def on_ack(device: SimDevice, req: SipRequest) -> None:
     call = _calls(device).get(req.call_id)
     if call is not None:
         call.start()
+
+
+def on_info(device: SimDevice, req: SipRequest) -> SipResponse:
+    """MANSRTSP in INFO (Appendix B) for a Playback call; answered with its CSeq."""
+    call = _calls(device).get(req.call_id)
+    if call is None:
+        return _response_for(req, 481)
+    try:
+        cmd = mansrtsp.parse(req.body)
+    except mansrtsp.MansrtspError as exc:
+        return _response_for(req, 400, str(exc)[:80])
+    if call.playback is None:
+        return _response_for(req, 488, "Not a playback session")
+    call.control(cmd)
+    return _response_for(
+        req,
+        200,
+        headers=[("Content-Type", mansrtsp.CONTENT_TYPE)],
+        body=mansrtsp.response(cmd.cseq),
+    )
 
 
 def on_bye(device: SimDevice, req: SipRequest) -> SipResponse:
@@ -546,6 +697,7 @@ def active_calls(device: SimDevice) -> list[SimCall]:
 __all__ = [
     "MEDIA_FAULTS",
     "Pacer",
+    "PlaybackState",
     "RtpSource",
     "SimCall",
     "SimMediaConfig",
@@ -553,6 +705,7 @@ __all__ = [
     "hang_up",
     "on_ack",
     "on_bye",
+    "on_info",
     "on_invite",
     "stop_all",
 ]

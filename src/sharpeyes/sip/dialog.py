@@ -68,6 +68,8 @@ class Dialog:
     # Called (synchronously) when the remote side sends BYE; the dialog is gone by then.
     on_bye: Callable[[Dialog, SipRequest], None] | None = None
     on_info: Callable[[Dialog, SipRequest], None] | None = None
+    # In-dialog MESSAGE (J.14.17: MediaStatus 121 at the end of a playback file).
+    on_message: Callable[[Dialog, SipRequest], None] | None = None
     created_at: float = field(default_factory=time.time)
 
 
@@ -204,6 +206,30 @@ class DialogLayer:
             return None
         return resp.status
 
+    async def info(
+        self, dialog: Dialog, body: bytes, content_type: str, *, timeout: float = 4.0
+    ) -> SipResponse:
+        """An in-dialog INFO (MANSRTSP playback control); raises SipTimeout/OSError."""
+        if dialog.terminated:
+            raise SipTimeout("the dialog has ended")
+        dialog.local_cseq += 1
+        req = self.stack.build_request(
+            "INFO",
+            dialog.remote_target,
+            from_uri=dialog.local_uri,
+            to_uri=dialog.remote_uri,
+            from_tag=dialog.local_tag,
+            to_tag=dialog.remote_tag or None,
+            call_id=dialog.call_id,
+            cseq=dialog.local_cseq,
+            body=body,
+            content_type=content_type,
+        )
+        return await self.stack.request(req, dialog.peer, timeout=timeout)
+
+    def has_dialog(self, call_id: str) -> bool:
+        return call_id in self.dialogs
+
     def _forget(self, dialog: Dialog) -> None:
         self.dialogs.pop(dialog.call_id, None)
         self._retire(dialog.call_id, "confirmed")
@@ -229,6 +255,13 @@ class DialogLayer:
         if req.method == "INFO":
             if dialog.on_info is not None:
                 dialog.on_info(dialog, req)
+            return response_for(req, 200)
+        if req.method == "MESSAGE":
+            if dialog.on_message is not None:
+                try:
+                    dialog.on_message(dialog, req)
+                except Exception:
+                    log.exception("MESSAGE handler failed for %s", dialog.call_id)
             return response_for(req, 200)
         return response_for(req, 481)  # CANCEL: we never answer INVITEs here
 

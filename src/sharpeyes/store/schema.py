@@ -18,6 +18,7 @@ from typing import Any
 import sharpeyes.audit.models
 import sharpeyes.jobs
 import sharpeyes.ledger.models
+import sharpeyes.recording.models
 import sharpeyes.sharing.models  # noqa: F401  (share requests, grants, apps)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
 from sharpeyes.messages import models as _messages_models  # noqa: F401  (mobile positions)

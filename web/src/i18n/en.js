@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', playback: 'Playback', plans: 'Record plans', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', reviewer_police: 'Police reviewer', reviewer_data: 'Data bureau reviewer', department: 'Department user', auditor: 'Auditor', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -55,6 +55,17 @@ export default {
     stream: 'Main/sub stream', main: 'Main', sub: 'Sub', selectCell: 'Select a cell to control its camera',
   },
   talk: { start: 'Talk', stop: 'Stop talking', failed: 'Talk failed' },
+  playback: {
+    platform: 'Platform', device: 'Device', play: 'Play', pause: 'Pause', resume: 'Resume', clip: 'Export clip', export: 'Export', save: 'Save file',
+    from: 'From', to: 'To', alarm: 'Alarm', gap: 'Gap', max4: 'At most 4 channels at once', pickTime: 'Click the timeline to play',
+    pickChannels: 'Pick up to 4 channels on the left', nothingAfter: 'Nothing recorded after this point yet', clipFailed: 'Clip export failed',
+  },
+  plans: {
+    add: 'New plan', name: 'Name', schedule: 'Schedule', always: 'Always', storageDays: 'Storage days', channels: 'Channels', devices: 'Devices',
+    regions: 'Regions', channelsHint: 'Channel numbers, comma separated', addWindow: 'Add a time window', confirmDelete: 'Delete the plan {name}?',
+    recordingNow: '{n} channels recording now',
+    wd: { 0: 'Mon', 1: 'Tue', 2: 'Wed', 3: 'Thu', 4: 'Fri', 5: 'Sat', 6: 'Sun' },
+  },
   ptz: {
     focus_near: 'Focus near', focus_far: 'Focus far', iris_open: 'Iris open', iris_close: 'Iris close', fi_stop: 'Stop focus/iris', lens: 'Focus / iris',
     cruise: 'Cruise', cruiseNo: 'Cruise no.', cruise_add: 'Add preset to cruise', cruise_remove: 'Remove preset from cruise', cruise_speed: 'Cruise speed', cruise_dwell: 'Dwell (s)',

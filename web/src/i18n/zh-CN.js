@@ -1,6 +1,6 @@
 export default {
   app: { title: '公共安全视频图像信息共享平台', logout: '退出', live: '实时', reconnecting: '重连中', events: '事件推送' },
-  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', ledger: '一机一档', proxies: '社会资源接入', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
+  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', playback: '录像回放', plans: '录像计划', ledger: '一机一档', proxies: '社会资源接入', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
   roles: { admin: '管理员', operator: '操作员', viewer: '查看员', reviewer_police: '公安审核', reviewer_data: '数据资源局审核', department: '共享单位用户', auditor: '审计员', undefined: '' },
   login: { username: '用户名', password: '密码', submit: '登录', required: '请输入用户名和密码', wrong: '用户名或密码错误', throttled: '失败次数过多，请稍后再试' },
   common: {
@@ -53,6 +53,17 @@ export default {
     stream: '主/子码流', main: '主码流', sub: '子码流', selectCell: '选择一个窗格以控制云台',
   },
   talk: { start: '对讲', stop: '停止对讲', failed: '对讲失败' },
+  playback: {
+    platform: '中心录像', device: '前端录像', play: '播放', pause: '暂停', resume: '继续', clip: '剪辑导出', export: '导出', save: '保存文件',
+    from: '开始', to: '结束', alarm: '报警录像', gap: '无录像', max4: '最多同时回放 4 路', pickTime: '点击时间轴开始回放',
+    pickChannels: '在左侧选择最多 4 个通道', nothingAfter: '该时间点之后暂无录像', clipFailed: '剪辑导出失败',
+  },
+  plans: {
+    add: '新建录像计划', name: '名称', schedule: '录像时段', always: '全天', storageDays: '存储天数', channels: '通道', devices: '设备',
+    regions: '区划', channelsHint: '通道序号，逗号分隔', addWindow: '添加时段', confirmDelete: '删除录像计划 {name}？',
+    recordingNow: '正在录像 {n} 路',
+    wd: { 0: '周一', 1: '周二', 2: '周三', 3: '周四', 4: '周五', 5: '周六', 6: '周日' },
+  },
   ptz: {
     focus_near: '聚焦近', focus_far: '聚焦远', iris_open: '光圈大', iris_close: '光圈小', fi_stop: '停止聚焦/光圈', lens: '聚焦 / 光圈',
     cruise: '巡航', cruiseNo: '巡航号', cruise_add: '加入巡航点', cruise_remove: '删除巡航点', cruise_speed: '巡航速度', cruise_dwell: '停留时间(秒)',

@@ -13,7 +13,7 @@ export function can(what) {
   const role = auth.user?.role
   if (!role) return false
   if (role === 'admin') return true
-  if (role === 'operator') return what !== 'users'
+  if (role === 'operator') return what !== 'users' && what !== 'plans'
   return what === 'read' || what === 'live'
 }
 

@@ -148,7 +148,7 @@ async def _hls(node: Any, session_id: str, token: str) -> tuple[LiveSession, Str
     except LookupError as exc:
         raise HTTPException(status.HTTP_410_GONE, str(exc)) from exc
     principal = await node.users.get_principal(claims.user_id)
-    if principal is None or not await may_watch(node, principal, s.channel_pk):
+    if principal is None or not await may_watch(node, principal, s):
         s.hls_clients.pop(claims.token_id, None)
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "this user may no longer watch the stream; play again"
@@ -228,7 +228,7 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "", audio: bool
         await ws.close(code=4410, reason=str(exc)[:120])
         return
     principal = await node.users.get_principal(claims.user_id)
-    if principal is None or not await may_watch(node, principal, session.channel_pk):
+    if principal is None or not await may_watch(node, principal, session):
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
         return
     await ws.accept()
@@ -266,17 +266,20 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "", audio: bool
         await _end(ws, *viewer.ended)
 
 
-async def may_watch(node: Any, principal: Principal, channel_pk: int) -> bool:
-    """Still allowed to watch (the live right, through ``sharing.scope.decide``)?"""
-    if not has_permission(principal, Permission.LIVE_VIEW):
+async def may_watch(node: Any, principal: Principal, session: LiveSession) -> bool:
+    """Still allowed to watch this session (live or a recording), through the one decision
+    (``sharing.scope.decide``): the role's permission and the right on the channel."""
+    history = session.timeline is not None
+    needed = Permission.PLAYBACK if history else Permission.LIVE_VIEW
+    if not has_permission(principal, needed):
         return False
     try:
-        ch = await node.devices.get_channel(principal, channel_pk)
+        ch = await node.devices.get_channel(principal, session.channel_pk)
     except LookupError:
         return False
     return decide(
         principal,
-        Right.LIVE,
+        Right.PLAYBACK if history else Right.LIVE,
         channel_pk=ch.id,
         channel_id=ch.channel_id,
         civil_code=ch.civil_code,

@@ -1,0 +1,1 @@
+"""Recording: device recordings (RecordInfo, downloads) and platform recording (segments)."""
