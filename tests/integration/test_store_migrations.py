@@ -37,6 +37,10 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0004: cascade
+    "cascade_uppers",
+    "cascade_channels",
+    "cascade_forwards",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 
