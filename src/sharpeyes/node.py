@@ -11,6 +11,8 @@ import logging
 import time
 from collections import deque
 
+from sharpeyes.cascade.service import CascadeService
+from sharpeyes.cascade.upper_sip import UpperSip
 from sharpeyes.config import Settings
 from sharpeyes.devices.alarms import AlarmService
 from sharpeyes.devices.invite import MediaInviter
@@ -94,6 +96,20 @@ class Node:
         )
         self.jobs = JobRunner(self.db, self.bus)
         self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
+        self.cascade = CascadeService(
+            self.db, self.bus, self.stack, node_id=sip.id, node_domain=sip.domain
+        )
+        self.upper_sip = UpperSip(
+            self.cascade,
+            self.stack,
+            self.bus,
+            self.live,
+            self.messaging,
+            media_host=settings.media.host,
+            advertised_host=self.live.advertised_host,
+            domain=sip.domain,
+            node_name=f"sharpeyes {sip.id}",
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -133,6 +149,8 @@ class Node:
         self.messaging.start()
         self.live.start(await get_or_create_secret(self.db, "stream"))
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
+        self.upper_sip.start()
+        await self.cascade.start()
         if http:
             await self._start_http()
         log.info(
@@ -196,6 +214,8 @@ class Node:
 
     async def stop(self) -> None:
         self._lag_task.cancel()
+        await self.upper_sip.stop()  # BYE the uppers' forwards, then unregister up
+        await self.cascade.stop()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
@@ -211,6 +231,10 @@ class Node:
     # ------------------------------------------------------------ SIP in
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         method = req.method
+        # Requests from an upper platform we register to (or in a forward's dialog)
+        # go to the cascade domain; everything else comes from devices / lower platforms.
+        if self.upper_sip.owns(req, peer):
+            return await self.upper_sip.handle(req, peer)
         if method == "MESSAGE":
             return await self.messaging.on_message(req, peer)
         if method == "REGISTER":

@@ -51,7 +51,11 @@ def register_ok(c: RegistrationClient, now: float, *, algorithm: str = "MD5") ->
     c.on_register_response(
         now,
         401,
-        {"WWW-Authenticate": build_challenge(realm="3402000000", nonce="n1", algorithm=algorithm, qop=True)},
+        {
+            "WWW-Authenticate": build_challenge(
+                realm="3402000000", nonce="n1", algorithm=algorithm, qop=True
+            )
+        },
     )
     second = sends(c)
     assert len(second) == 1 and second[0].authorization is not None
@@ -122,7 +126,10 @@ def test_three_missed_keepalives_reregister_with_backoff() -> None:
 def test_backoff_grows_capped_and_jittered() -> None:
     c = client(backoff_base=1.0, backoff_cap=30.0)
     delays = [c.backoff(n) for n in range(1, 12)]
-    assert all(0.5 * min(30, 2 ** (n - 1)) <= d <= min(30, 2 ** (n - 1)) for n, d in zip(range(1, 12), delays, strict=True))
+    assert all(
+        0.5 * min(30, 2 ** (n - 1)) <= d <= min(30, 2 ** (n - 1))
+        for n, d in zip(range(1, 12), delays, strict=True)
+    )
     assert max(delays) <= 30.0
     assert len(set(delays)) > 5  # jittered, not a fixed ladder
 

@@ -11,6 +11,7 @@ from sharpeyes import __version__
 from sharpeyes.api.routes import (
     alarms,
     auth,
+    cascade,
     channels,
     devices,
     events,
@@ -23,6 +24,7 @@ from sharpeyes.api.routes import (
 )
 from sharpeyes.api.routes import map as map_routes
 from sharpeyes.api.static import dist_dir, mount_console
+from sharpeyes.cascade.service import CascadeError
 from sharpeyes.devices.messaging import DeviceUnavailable
 from sharpeyes.devices.service import NotFound
 from sharpeyes.jobs import JobNotFound
@@ -48,6 +50,7 @@ def create_app(node: Node) -> FastAPI:
         devices,
         channels,
         alarms,
+        cascade,
         users,
         events,
         ledger,
@@ -61,6 +64,10 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
+
+    @app.exception_handler(CascadeError)
+    async def cascade_error(_: Request, exc: CascadeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(DeviceUnavailable)
     async def unavailable(_: Request, exc: DeviceUnavailable) -> JSONResponse:
