@@ -11,8 +11,11 @@ from .live_helpers import WsReader, camera, play
 
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
-async def test_county_camera_plays_at_city(make_level, transport: str) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    ("transport", "media"), [("udp", "udp"), ("tcp", "tcp-passive"), ("udp", "tcp-active")]
+)
+async def test_county_camera_plays_at_city(make_level, transport: str, media: str) -> None:  # noqa: F811
+    """Signalling over UDP/TCP; media UDP, TCP with the city listening, TCP with us listening."""
     city = await make_level("city", CITY)
     county = await make_level("county", COUNTY)
     city_api, county_api = await login(city), await login(county)
@@ -36,6 +39,9 @@ async def test_county_camera_plays_at_city(make_level, transport: str) -> None: 
     await eventually(listed, 15)
     ch = (await city_api.get("/api/channels", params={"q": cid})).json()["items"][0]
     assert ch["device_id"] == COUNTY[0]
+    if media != "udp":
+        r = await city_api.patch(f"/api/devices/{COUNTY[0]}", json={"media_transport": media})
+        assert r.status_code == 200, r.text
     grant = await play(city_api, ch["id"])
     ws = await WsReader(grant["ws_url"]).start()
     try:
@@ -47,5 +53,8 @@ async def test_county_camera_plays_at_city(make_level, transport: str) -> None: 
     await eventually(lambda: any(c == cid for c, _, _ in cam.device.ptz_log), 10)
     fw = (await county_api.get("/api/cascade/forwards")).json()
     assert len(fw["items"]) == 1 and fw["items"][0]["bytes"] > 0
+    # the city offered passive → we connect (tcp-active); offered active → we listen
+    expect = {"udp": "udp", "tcp-passive": "tcp-active", "tcp-active": "tcp-passive"}[media]
+    assert fw["items"][0]["transport"] == expect
     await stop(city)
     await stop(county)
