@@ -125,12 +125,14 @@ class UpperLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         queued = self.client.stop(self.clock())
-        actions = self._drain()
-        if queued and unregister:
+        # Unregister: the REGISTER Expires 0 is challenged too, so answer up to twice.
+        for _ in range(3):
+            actions = [a for a in self._drain() if a.kind == ActionKind.REGISTER]
+            if not (queued and unregister and actions):
+                break
             for a in actions:
-                if a.kind == ActionKind.REGISTER:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self._register(a), timeout)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._register(a), timeout)
         for t in list(self._sends):
             t.cancel()
 

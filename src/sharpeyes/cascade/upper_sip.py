@@ -92,6 +92,8 @@ class UpperSip:
         self.forwards: dict[str, Forward] = {}  # by Call-ID
         self.subscriptions: dict[int, CatalogSubscription] = {}  # by upper id
         self._serial = 0
+        # what each upper was last told (exposed ID → channel): the base for ADD/DEL diffs
+        self.announced: dict[int, dict[str, SharedChannel]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
         service.active_forwards = lambda uid: sum(
@@ -234,6 +236,8 @@ class UpperSip:
         parts = catalog_parts(
             sn, platform_id, items, group_size=link.cfg.catalog_group_size, charset=link.cfg.charset
         )
+        if platform_id == link.cfg.local_id:
+            self.announced[link.cfg.upper_id] = {c.exposed_id: c for c in shared}
         status = 200
         for i, body in enumerate(parts):
             status = await link.send_message(body)
@@ -411,6 +415,32 @@ class UpperSip:
                     item["Status"] = "ON" if online else "OFF"
                     item = {"DeviceID": c.exposed_id, "Event": "ON" if online else "OFF"} | item
                     await self.notify_catalog(link, [item])
+
+    async def resync(self, upper_id: int) -> None:
+        """The shared set changed (rules, a new camera, a deletion): tell the upper ADD/DEL."""
+        link = self.service.links.get(upper_id)
+        if link is None or link.state != RegState.REGISTERED:
+            return
+        current = {c.exposed_id: c for c in await self.service.shared_by_link(upper_id)}
+        before = self.announced.get(upper_id, {})
+        items: list[dict[str, Any]] = []
+        for eid, c in current.items():
+            old = before.get(eid)
+            if old is None:
+                items.append({"DeviceID": eid, "Event": "ADD"} | channel_item(link.cfg.local_id, c))
+            elif old.name != c.name:
+                items.append(
+                    {"DeviceID": eid, "Event": "UPDATE"} | channel_item(link.cfg.local_id, c)
+                )
+        items.extend({"DeviceID": eid, "Event": "DEL"} for eid in before if eid not in current)
+        self.announced[upper_id] = current
+        size = max(1, link.cfg.catalog_group_size)
+        for i in range(0, len(items), size):
+            status = await self.notify_catalog(link, items[i : i + size])
+            if not 200 <= status < 300:
+                log.info("upper %s: catalog change notify got %s", link.cfg.name, status)
+                self.announced.pop(upper_id, None)  # resend everything next time
+                return
 
     # -------------------------------------------------------------- INVITE
     def _next_serial(self) -> int:
@@ -596,7 +626,14 @@ class UpperSip:
                         f.end("the upper link is down")
                 if event is None:
                     continue
-                if event.type in ("channel.online", "channel.offline"):
+                if event.type in ("cascade.channels.changed", "catalog.changed", "device.deleted"):
+                    uid = event.data.get("upper_id")
+                    for upper_id in [uid] if uid is not None else list(self.service.links):
+                        try:
+                            await self.resync(upper_id)
+                        except Exception:
+                            log.exception("cascade: catalog resync of upper %s failed", upper_id)
+                elif event.type in ("channel.online", "channel.offline"):
                     data = event.data
                     try:
                         await self.on_channel_state(
