@@ -79,13 +79,17 @@ async def link_up(
         "keepalive_interval": keepalive_interval,
         "keepalive_timeout_count": keepalive_timeout_count,
         **extra,
+        "enabled": False,
     }
+    # Share first, then enable: the upper's first catalog query sees the whole set.
     r = await lower_api.post("/api/cascade/uppers", json=body)
     assert r.status_code == 201, r.text
     out = r.json()
     r = await lower_api.put(f"/api/cascade/uppers/{out['id']}/channels", json={"all": True})
     assert r.status_code == 200, r.text
-    return out  # type: ignore[no-any-return]
+    r = await lower_api.patch(f"/api/cascade/uppers/{out['id']}", json={"enabled": True})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
 
 
 __all__ = ["CITY", "COUNTY", "TOWNSHIP", "link_up", "login", "make_level", "stop"]

@@ -10,7 +10,6 @@ from .devices_helpers import eventually
 from .live_helpers import WsReader, camera, play
 
 
-
 @pytest.mark.parametrize(
     ("transport", "media"), [("udp", "udp"), ("tcp", "tcp-passive"), ("udp", "tcp-active")]
 )

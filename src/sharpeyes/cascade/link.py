@@ -87,6 +87,7 @@ class UpperLink:
         self._sn = itertools.count(1)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._sends: set[asyncio.Task[None]] = set()
         self.registered_wall: float | None = None
         self.keepalive_ok_wall: float | None = None
@@ -120,10 +121,12 @@ class UpperLink:
 
     async def stop(self, *, unregister: bool = True, timeout: float = 2.0) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 3.0)
         queued = self.client.stop(self.clock())
         # Unregister: the REGISTER Expires 0 is challenged too, so answer up to twice.
         for _ in range(3):
@@ -146,7 +149,7 @@ class UpperLink:
         return out
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:  # a flag too: 3.11's wait_for can swallow a cancel
             for a in self._drain():
                 self._spawn(a)
             timer = self.client.get_timer()

@@ -96,6 +96,7 @@ class UpperSip:
         self.announced: dict[int, dict[str, SharedChannel]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
         service.active_forwards = lambda uid: sum(
             1 for f in self.forwards.values() if f.upper_id == uid
         )
@@ -105,10 +106,11 @@ class UpperSip:
         self._watch = asyncio.get_running_loop().create_task(self._watch_loop())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._watch is not None:
             self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._watch, 3.0)
         for f in list(self.forwards.values()):
             f.end("node shutting down")
         if self._tasks:
@@ -615,7 +617,8 @@ class UpperSip:
     async def _watch_loop(self) -> None:
         """End forwards of uppers that stopped answering; pass channel ON/OFF upward."""
         with self.bus.subscribe() as sub:
-            while True:
+            # A flag, not only cancel(): on 3.11 wait_for can swallow a cancellation.
+            while not self._stopping:
                 try:
                     event = await asyncio.wait_for(sub.get(), 1.0)
                 except TimeoutError:
