@@ -134,8 +134,9 @@ async def get_channels(upper_id: UpperId, principal: Admin, node: NodeDep) -> di
 async def put_channels(
     upper_id: UpperId, body: ChannelsIn, principal: Admin, node: NodeDep, request: Request
 ) -> dict[str, Any]:
-    rules = body.model_dump(exclude={"channels"}, exclude_unset=True)
-    items = await node.cascade.set_channels(upper_id, body.channels, rules or None)
+    # PUT replaces the whole selection: rules left out are cleared.
+    rules = body.model_dump(exclude={"channels"})
+    items = await node.cascade.set_channels(upper_id, body.channels, rules)
     _audit(
         node,
         principal,
@@ -164,7 +165,6 @@ async def patch_channel(
         request,
         "cascade.channel.update",
         str(upper_id),
-        channel_pk=channel_pk,
         **out,
     )
     return out
