@@ -24,15 +24,20 @@ class BareUpper:
         self.stack = SipStack(host="127.0.0.1", port=0, handler=self.on_request)
         self.messages: list[manscdp.ManscdpMessage] = []
         self.registers: list[SipRequest] = []
+        self.notifies: list[manscdp.ManscdpMessage] = []
         self.peer: Peer | None = None
 
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         if req.method == "REGISTER":
             self.registers.append(req)
             self.peer = peer
-            return response_for(req, 200, headers=[("Expires", req.headers.get("Expires") or "3600")])
-        if req.method == "MESSAGE":
+            return response_for(
+                req, 200, headers=[("Expires", req.headers.get("Expires") or "3600")]
+            )
+        if req.method in ("MESSAGE", "NOTIFY"):
             msg = manscdp.parse_manscdp(req.body)
+            if req.method == "NOTIFY":
+                self.notifies.append(msg)
             if msg.cmd_type != "Keepalive":
                 self.messages.append(msg)
             return response_for(req, 200)
@@ -88,12 +93,14 @@ async def test_uppers_api_sharing_custom_ids_and_404(node: Any) -> None:
         assert r.status_code == 200 and [c["channel_pk"] for c in r.json()["items"]] == [pk1]
         custom = "34020000001310099999"
         r = await api.patch(
-            f"/api/cascade/uppers/{uid}/channels/{pk1}", json={"custom_id": custom, "custom_name": "东门"}
+            f"/api/cascade/uppers/{uid}/channels/{pk1}",
+            json={"custom_id": custom, "custom_name": "东门"},
         )
         assert r.status_code == 200 and r.json()["exposed_id"] == custom
         # a rule shares the second one too; its real ID cannot be reused as a custom ID
         r = await api.put(
-            f"/api/cascade/uppers/{uid}/channels", json={"channels": [pk1], "device_ids": [cams[1].device.device_id]}
+            f"/api/cascade/uppers/{uid}/channels",
+            json={"channels": [pk1], "device_ids": [cams[1].device.device_id]},
         )
         assert {c["channel_pk"] for c in r.json()["items"]} == {pk1, pk2}
         r = await api.patch(f"/api/cascade/uppers/{uid}/channels/{pk2}", json={"custom_id": custom})
@@ -103,7 +110,9 @@ async def test_uppers_api_sharing_custom_ids_and_404(node: Any) -> None:
         # Catalog: one item a part, SumNum exact, custom ID and name, region nodes present
         upper.messages.clear()
         sip_port = node.stack.port
-        r2 = await upper.ask(sip_port, node.settings.sip.id, manscdp.query("Catalog", 77, node.settings.sip.id))
+        r2 = await upper.ask(
+            sip_port, node.settings.sip.id, manscdp.query("Catalog", 77, node.settings.sip.id)
+        )
         assert r2.status == 200
         await eventually(lambda: sum(1 for m in upper.messages if m.sn == 77) >= 1, 10)
 
@@ -118,11 +127,37 @@ async def test_uppers_api_sharing_custom_ids_and_404(node: Any) -> None:
         assert cams[0].channel["channel_id"] not in ids  # its real ID does not leak
         assert cams[1].channel["channel_id"] in ids
 
+        # Catalog SUBSCRIBE: 200 with Expires, then NOTIFY OFF (under the custom ID)
+        sub = upper.stack.build_request(
+            "SUBSCRIBE",
+            f"sip:{node.settings.sip.id}@127.0.0.1:{sip_port}",
+            from_uri=f"sip:{UPPER_ID}@{UPPER_DOMAIN}",
+            to_uri=f"sip:{node.settings.sip.id}@3402000000",
+            contact=f"sip:{UPPER_ID}@127.0.0.1:{upper.stack.port}",
+            headers=[("Event", "Catalog"), ("Expires", "600")],
+            body=manscdp.query("Catalog", 80, node.settings.sip.id),
+            content_type="Application/MANSCDP+xml",
+        )
+        r5 = await upper.stack.request(sub, Peer("udp", "127.0.0.1", sip_port))
+        assert r5.status == 200 and r5.headers.get("Expires") == "600"
+        await cams[0].device.set_channel_status(cams[0].channel["channel_id"], "OFF")
+
+        def off_notified() -> bool:
+            return any(
+                i.get("DeviceID") == custom and i.get("Event") == "OFF"
+                for m in upper.notifies
+                for i in m.items
+            )
+
+        await eventually(off_notified, 10)
+
         # a channel that is not shared (or unknown) → 404, nothing sent back
         upper.messages.clear()
         r = await api.put(f"/api/cascade/uppers/{uid}/channels", json={"channels": [pk1]})
         r3 = await upper.ask(
-            sip_port, cams[1].channel["channel_id"], manscdp.query("DeviceInfo", 78, cams[1].channel["channel_id"])
+            sip_port,
+            cams[1].channel["channel_id"],
+            manscdp.query("DeviceInfo", 78, cams[1].channel["channel_id"]),
         )
         assert r3.status == 404
         r4 = await upper.ask(sip_port, custom, manscdp.query("DeviceStatus", 79, custom))

@@ -5,9 +5,9 @@ every access unit becomes one PS pack (our ``PsMuxer``: pack header, and system
 header + PSM before each keyframe, H.264 or H.265), split into RTP packets with
 the SSRC agreed in SDP. Delivery follows the plan: UDP datagrams to the offer's
 address, or RFC 4571 length-prefixed packets over TCP (we connect, or the upper
-connects to the port we answered). A TCP peer that goes away ends the forward;
-so does a slow one that lets our write buffer pass ``TCP_WRITE_LIMIT``... no: a
-slow one loses whole frames (counted), a closed one ends it.
+connects to the port we answered). A TCP peer that closes ends the forward; a
+slow one that lets our write buffer pass ``TCP_WRITE_LIMIT`` loses whole frames
+(counted in ``dropped``) instead of growing memory.
 """
 
 from __future__ import annotations

@@ -15,13 +15,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sharpeyes.cascade.catalog import SharedChannel, catalog_items, catalog_parts, channel_item
 from sharpeyes.cascade.forward import Forward
-from sharpeyes.cascade.link import MANSCDP_TYPE, UpperLink
+from sharpeyes.cascade.link import UpperLink
 from sharpeyes.cascade.sdp import SendMode, answer_for, plan_for
 from sharpeyes.cascade.service import CascadeService
 from sharpeyes.devices.messaging import DeviceMessaging, DeviceUnavailable
@@ -39,6 +38,12 @@ from sharpeyes.gb28181.sdp import SdpError, parse_sdp
 from sharpeyes.live.audit import AuditRecord, audit
 from sharpeyes.live.service import LiveService
 from sharpeyes.sip.registration import RegState
+from sharpeyes.sip.responder import (
+    CatalogSubscription,
+    accept_catalog_subscribe,
+    notify_request,
+    send_paced,
+)
 from sharpeyes.sip.stack import SipStack, SipTimeout, new_tag
 from sharpeyes.sip.transport import Peer
 
@@ -46,22 +51,6 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBE_MAX_EXPIRES = 86400
 FORWARDED_QUERIES = frozenset({"PresetQuery", "RecordInfo"})
-
-
-@dataclass
-class CatalogSubscription:
-    """An upper's Catalog SUBSCRIBE dialog, seen from our (notifier) side."""
-
-    upper_id: int
-    call_id: str
-    local_uri: str
-    local_tag: str
-    remote_uri: str
-    remote_tag: str
-    target: str
-    event: str
-    sn: int
-    expires_at: float
 
 
 class UpperSip:
@@ -240,19 +229,13 @@ class UpperSip:
         )
         if platform_id == link.cfg.local_id:
             self.announced[link.cfg.upper_id] = {c.exposed_id: c for c in shared}
-        status = 200
-        for i, body in enumerate(parts):
-            status = await link.send_message(body)
-            if not 200 <= status < 300:
-                log.info(
-                    "upper %s: catalog part %d/%d got %s; stopping",
-                    link.cfg.name,
-                    i + 1,
-                    len(parts),
-                    status,
-                )
-                break
-        return status
+
+        def stopped(part: int, total: int, status: int) -> None:
+            log.info(
+                "upper %s: catalog part %d/%d got %s; stopping", link.cfg.name, part, total, status
+            )
+
+        return await send_paced(parts, link.send_message, stopped)
 
     async def _forward_query(self, link: UpperLink, msg: ManscdpMessage, ch: SharedChannel) -> None:
         fields: dict[str, Any] = {
@@ -309,65 +292,24 @@ class UpperSip:
 
     # -------------------------------------------------------- subscription
     async def _on_subscribe(self, link: UpperLink, req: SipRequest) -> SipResponse:
-        event = req.headers.get("Event") or ""
-        if event.split(";")[0].strip().lower() != "catalog":
-            return response_for(req, 489, "Bad Event", headers=[("Allow-Events", "Catalog")])
-        try:
-            expires = int((req.headers.get("Expires") or "3600").strip())
-            frm = parse_name_addr(req.headers["From"])
-            to = parse_name_addr(req.headers["To"])
-            contact = req.headers.get("Contact")
-            target = str(parse_name_addr(contact).uri) if contact else str(frm.uri)
-            msg = parse_manscdp(req.body) if req.body else None
-        except (ValueError, KeyError, SipParseError, ManscdpError):
-            return response_for(req, 400, "Bad SUBSCRIBE")
         uid = link.cfg.upper_id
-        now = time.monotonic()
-        sub = self.subscriptions.get(uid)
-        expires = max(0, min(expires, SUBSCRIBE_MAX_EXPIRES))
-        if to.tag and (sub is None or sub.call_id != req.call_id or sub.local_tag != to.tag):
-            return response_for(req, 481)
-        if expires == 0:
-            self.subscriptions.pop(uid, None)
-            local_tag = to.tag or new_tag()
-        elif sub is not None and to.tag:
-            sub.expires_at = now + expires
-            sub.target = target
-            local_tag = sub.local_tag
-        else:
-            local_tag = new_tag()
-            self.subscriptions[uid] = CatalogSubscription(
-                upper_id=uid,
-                call_id=req.call_id,
-                local_uri=str(to.uri),
-                local_tag=local_tag,
-                remote_uri=str(frm.uri),
-                remote_tag=frm.tag,
-                target=target,
-                event=event,
-                sn=msg.sn if msg is not None else link.next_sn(),
-                expires_at=now + expires,
-            )
-        sn = msg.sn if msg is not None else 0
-        body = manscdp.build_manscdp(
-            "Response",
-            "Catalog",
-            sn,
-            link.cfg.local_id,
-            [("Result", "OK")],
-            charset=link.cfg.charset,
-        )
-        return response_for(
+        resp, kept = accept_catalog_subscribe(
             req,
-            200,
-            to_tag=local_tag,
-            headers=[
-                ("Expires", str(expires)),
-                ("Contact", f"<{link.contact}>"),
-                ("Content-Type", MANSCDP_TYPE),
-            ],
-            body=body,
+            self.subscriptions.get(uid),
+            time.monotonic(),
+            notifier_id=link.cfg.local_id,
+            contact=link.contact,
+            next_sn=link.next_sn,
+            charset=link.cfg.charset,
+            default_expires=3600,
+            max_expires=SUBSCRIBE_MAX_EXPIRES,
         )
+        if resp.status == 200:
+            if kept is None:
+                self.subscriptions.pop(uid, None)
+            else:
+                self.subscriptions[uid] = kept
+        return resp
 
     async def notify_catalog(self, link: UpperLink, items: list[dict[str, Any]]) -> int:
         """A catalog change toward one upper: NOTIFY in its subscription, else a MESSAGE."""
@@ -382,22 +324,7 @@ class UpperSip:
             )
             return await link.send_message(body)
         body = manscdp.catalog_notify(sub.sn, link.cfg.local_id, items, charset=link.cfg.charset)
-        req = self.stack.build_request(
-            "NOTIFY",
-            sub.target,
-            from_uri=sub.local_uri,
-            to_uri=sub.remote_uri,
-            from_tag=sub.local_tag,
-            to_tag=sub.remote_tag,
-            call_id=sub.call_id,
-            contact=link.contact,
-            headers=[
-                ("Event", sub.event),
-                ("Subscription-State", f"active;expires={max(0, int(sub.expires_at - now))}"),
-            ],
-            body=body,
-            content_type=MANSCDP_TYPE,
-        )
+        req = notify_request(self.stack, sub, body, contact=link.contact, now=now)
         try:
             resp = await self.stack.request(req, link.peer)
         except SipTimeout:
@@ -649,4 +576,4 @@ class UpperSip:
         return [f.describe() for f in self.forwards.values()]
 
 
-__all__ = ["CatalogSubscription", "UpperSip"]
+__all__ = ["UpperSip"]
