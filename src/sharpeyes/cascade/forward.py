@@ -84,6 +84,9 @@ class Forward:
     _server: asyncio.Server | None = None
     _tcp: _Tcp | None = None
     _cseq: int = 1
+    # called once media can flow (at once for UDP; TCP: when the connection is up), so
+    # the cached GOP replayed on attach reaches the upper and it starts on a keyframe
+    on_ready: Callable[[], None] | None = None
 
     # ----------------------------------------------------------- sockets
     async def open(self) -> int:
@@ -121,6 +124,18 @@ class Forward:
                 conn.transport.close()
             return
         self._tcp = conn
+        self._ready()
+
+    def media_ready(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` (attach to the hub) now if media can flow, else when it can."""
+        self.on_ready = hook
+        if self.plan.mode == SendMode.UDP or self._tcp is not None:
+            self._ready()
+
+    def _ready(self) -> None:
+        hook, self.on_ready = self.on_ready, None
+        if hook is not None and not self.ended:
+            hook()
 
     def _tcp_down(self, conn: _Tcp) -> None:
         if self._tcp is conn:

@@ -488,7 +488,7 @@ class UpperSip:
                 if session is None:
                     fwd.end("the upstream ended before the ACK")
                     return None
-                session.hub.add_tap(fwd.on_frame)
+                fwd.media_ready(lambda: session.hub.add_tap(fwd.on_frame))
                 if fwd.plan.mode == SendMode.TCP_CONNECT:
                     self._spawn(fwd.connect())
             return None
