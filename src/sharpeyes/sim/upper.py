@@ -291,3 +291,54 @@ class SimUpper:
 
 
 __all__ = ["QUIRKS", "Lower", "PlayResult", "SimUpper"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """``sharpeyes sim upper``: serve as an upper platform; report lowers as they register."""
+    import argparse
+    import logging
+
+    p = argparse.ArgumentParser(
+        prog="sharpeyes sim upper", description="A simulated GB/T 28181 upper platform"
+    )
+    p.add_argument("--id", default="34020000002000000001", help="our SIP server ID")
+    p.add_argument("--domain", default=None, help="SIP domain / realm (default: ID[:10])")
+    p.add_argument("--password", default="12345678", help="password lowers must use")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5061)
+    p.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS))
+    p.add_argument("--play", action="store_true", help="INVITE the first catalog channel")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        upper = SimUpper(
+            server_id=args.id,
+            domain=args.domain or args.id[:10],
+            password=args.password,
+            host=args.host,
+            port=args.port,
+            quirks=set(args.quirk),
+        )
+        await upper.start()
+        print(f"sim upper {args.id} on {args.host}:{upper.port} (udp+tcp), quirks {args.quirk}")
+        seen: set[str] = set()
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                for lid in list(upper.lowers):
+                    if lid in seen:
+                        continue
+                    seen.add(lid)
+                    items = await upper.query_catalog(lid, timeout=30)
+                    print(f"lower {lid}: catalog {len(items)} items")
+                    chans = [i["DeviceID"] for i in items if i.get("DeviceID", "")[10:13] == "131"]
+                    if args.play and chans:
+                        r = await upper.play(lid, chans[0], seconds=10)
+                        print(f"played {chans[0]}: {r.frames} PS frames, SSRC {r.ssrcs}")
+        finally:
+            await upper.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
