@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharpeyes.cascade.catalog import SharedChannel, catalog_items, catalog_parts, civil_nodes
+from sharpeyes.cascade.catalog import (
+    SharedChannel,
+    catalog_items,
+    catalog_parts,
+    civil_nodes,
+    id_conflict,
+)
 from sharpeyes.cascade.sdp import DISCARD_PORT, SendMode, answer_for, plan_for
 from sharpeyes.gb28181.manscdp import parse_manscdp
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp
@@ -48,6 +54,16 @@ def test_custom_ids_and_names_are_what_the_upper_sees() -> None:
     chan = items[-1]
     assert chan["DeviceID"] == custom
     assert "340201000013100" + "00001" not in {i["DeviceID"] for i in items}
+
+
+def test_id_collision_is_refused_within_one_upper() -> None:
+    custom = "34020100001310099999"
+    shared = [ch(1, exposed_id=custom), ch(2)]
+    other = id_conflict(shared, 2, custom)
+    assert other is not None and other.channel_pk == 1
+    assert id_conflict(shared, 2, shared[1].channel_id) is None  # its own real ID
+    assert id_conflict(shared, 1, custom) is None  # re-saving the same override
+    assert id_conflict(shared, 1, shared[1].exposed_id) is not None  # another's real ID
 
 
 def test_civil_nodes_ignore_junk() -> None:

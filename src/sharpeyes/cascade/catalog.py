@@ -117,6 +117,20 @@ def channel_item(
     return item
 
 
+def id_conflict(
+    shared: Sequence[SharedChannel], channel_pk: int, custom_id: str
+) -> SharedChannel | None:
+    """The other shared channel that already shows ``custom_id`` to this upper, if any.
+
+    Exposed IDs must be unique within one upper (its catalog and INVITEs address
+    channels by them); the same ID toward two different uppers is fine.
+    """
+    for c in shared:
+        if c.channel_pk != channel_pk and c.exposed_id == custom_id:
+            return c
+    return None
+
+
 def catalog_parts(
     sn: int,
     platform_id: str,
@@ -131,4 +145,11 @@ def catalog_parts(
     )
 
 
-__all__ = ["SharedChannel", "catalog_items", "catalog_parts", "channel_item", "civil_nodes"]
+__all__ = [
+    "SharedChannel",
+    "catalog_items",
+    "catalog_parts",
+    "channel_item",
+    "civil_nodes",
+    "id_conflict",
+]

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from sharpeyes.cascade.catalog import SharedChannel
+from sharpeyes.cascade.catalog import SharedChannel, id_conflict
 from sharpeyes.cascade.link import LinkConfig, UpperLink
 from sharpeyes.cascade.models import CascadeChannel, CascadeForward, CascadeUpper, UpperTransport
 from sharpeyes.events import EventBus
@@ -332,12 +332,11 @@ class CascadeService:
         shared = await self.shared(u)
         if not any(c.channel_pk == channel_pk for c in shared):
             raise UpperNotFound(f"channel {channel_pk} is not shared with upper {upper_id}")
-        if custom_id:
-            for c in shared:
-                if c.channel_pk != channel_pk and c.exposed_id == custom_id:
-                    raise IdConflict(
-                        f"ID {custom_id} is already used toward this upper (channel {c.channel_pk})"
-                    )
+        other = id_conflict(shared, channel_pk, custom_id) if custom_id else None
+        if other is not None:
+            raise IdConflict(
+                f"ID {custom_id} is already used toward this upper (channel {other.channel_pk})"
+            )
         async with self.db.session() as s:
             row = (
                 await s.execute(
