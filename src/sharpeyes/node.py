@@ -12,6 +12,8 @@ import time
 from collections import deque
 
 from sharpeyes.audit.service import AuditService
+from sharpeyes.cascade.service import CascadeService
+from sharpeyes.cascade.upper_sip import UpperSip
 from sharpeyes.config import Settings
 from sharpeyes.devices.alarms import AlarmService
 from sharpeyes.devices.interop import InteropCounters
@@ -153,6 +155,20 @@ class Node:
             ledger=self.ledger,
             domain=sip.domain,
         )
+        self.cascade = CascadeService(
+            self.db, self.bus, self.stack, node_id=sip.id, node_domain=sip.domain
+        )
+        self.upper_sip = UpperSip(
+            self.cascade,
+            self.stack,
+            self.bus,
+            self.live,
+            self.messaging,
+            media_host=settings.media.host,
+            advertised_host=self.live.advertised_host,
+            domain=sip.domain,
+            node_name=f"sharpeyes {sip.id}",
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -204,6 +220,8 @@ class Node:
         await self.proxies.start()
         await self.recording.start()
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
+        self.upper_sip.start()
+        await self.cascade.start()
         if http:
             await self._start_http()
         ops = self.settings.ops
@@ -280,6 +298,8 @@ class Node:
         self._lag_task.cancel()
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
+        await self.upper_sip.stop()  # BYE the uppers' forwards, then unregister up
+        await self.cascade.stop()
         await self.live.stop()  # BYE every stream while the SIP stack still runs
         await self.proxies.stop()  # after live: its sessions' pulls were told to stop
         await self.talk.close()
@@ -316,6 +336,10 @@ class Node:
 
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
         method = req.method
+        # Requests from an upper platform we register to (or in a forward's dialog)
+        # go to the cascade domain; everything else comes from devices / lower platforms.
+        if self.upper_sip.owns(req, peer):
+            return await self.upper_sip.handle(req, peer)
         if method == "MESSAGE":
             if self.dialogs.has_dialog(req.call_id):  # in-dialog: MediaStatus of a playback
                 return self.dialogs.on_request(req, peer)

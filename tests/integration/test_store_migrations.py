@@ -54,6 +54,10 @@ TABLES = {
     # 0005: platform recording
     "record_plans",
     "record_segments",
+    # 0004: cascade
+    "cascade_uppers",
+    "cascade_channels",
+    "cascade_forwards",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

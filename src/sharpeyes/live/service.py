@@ -44,7 +44,7 @@ from sharpeyes.live.session import (
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
 from sharpeyes.live.viewer import WsViewer
 from sharpeyes.media.hub import Consumer
-from sharpeyes.sharing.principal import Principal, Right
+from sharpeyes.sharing.principal import Principal, Right, Role
 from sharpeyes.sharing.scope import can_see_channel, require_right
 from sharpeyes.sharing.stream_tokens import StreamClaims, decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
@@ -580,6 +580,30 @@ class LiveService:
                 self._end(s, EndReason.STOPPED, f"stopped by {principal.username}", status=409)
                 count += 1
         return count
+
+    # ------------------------------------------------------- cascade forwards
+    async def open_forward(self, channel_pk: int, forward: Any, started_by: str) -> LiveSession:
+        """Join (or start) the channel's one upstream for a cascade forward.
+
+        The forward counts as a viewer (it keeps the session from idling out and is
+        told when the session ends) and gets raw frames from the hub, cached GOP first.
+        """
+        principal = Principal(user_id=0, username=started_by, role=Role.ADMIN)
+        ch = await self.devices.get_channel(principal, channel_pk)
+        s = await self._session_for(principal, ch, "main")
+        s.viewers.add(forward)
+        s.idle_since = None
+        s.hub.add_tap(forward.on_frame)
+        return s
+
+    def close_forward(self, session_id: str, forward: Any) -> None:
+        s = self.sessions.get(session_id)
+        if s is None:
+            return
+        s.hub.remove_tap(forward.on_frame)
+        s.viewers.discard(forward)
+        if not s.viewers and not s.hls_clients and s.state != "ended":
+            s.idle_since = self.clock.now
 
     # ------------------------------------------------------------- viewers
     def _claims(self, session_id: str, token: str, *, allow_expired: bool) -> StreamClaims:

@@ -84,6 +84,7 @@ class StreamHub:
         self._init: bytes = b""
         self._frags: list[bytes] = []
         self._hls: HlsWriter | None = None
+        self._taps: list[Callable[[EsFrame], None]] = []  # raw-frame consumers (forwards)
         self._last_dts: int | None = None
         self._delta = DEFAULT_FRAME_TICKS
         self._last_audio: EsFrame | None = None
@@ -178,6 +179,8 @@ class StreamHub:
         hls = self._hls
         if hls is not None:
             hls.push(frame)
+        for tap in self._taps:
+            tap(frame)
 
     def _keyframe(self, frame: EsFrame) -> bool:
         """Start a new GOP; (re)learn the stream's parameters when they change."""
@@ -339,6 +342,19 @@ class StreamHub:
     def _end_of(self, frame: EsFrame) -> int | None:
         dts = self._dts(frame)
         return None if dts is None else dts + self._delta
+
+    # -- raw-frame taps (cascade forwards re-mux to PS themselves) -----------------
+
+    def add_tap(self, tap: Callable[[EsFrame], None]) -> None:
+        """Feed ``tap`` every usable video frame, starting with the cached GOP."""
+        if self._gop_ok:
+            for f in self._gop:
+                tap(f)
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Callable[[EsFrame], None]) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)
 
     # -- HLS -----------------------------------------------------------------------
 

@@ -262,6 +262,10 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sharpeyes sim`` and ``python -m sharpeyes.sim``."""
+    if argv is not None and list(argv)[:1] == ["upper"]:
+        from sharpeyes.sim.upper import run_cli
+
+        return run_cli(list(argv)[1:])
     args = _parser().parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),

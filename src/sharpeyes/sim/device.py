@@ -57,6 +57,12 @@ from sharpeyes.sim import media as sim_media
 from sharpeyes.sim import messages as sim_messages
 from sharpeyes.sim import recordings as sim_recordings
 from sharpeyes.sim.recordings import SimRecordingConfig
+from sharpeyes.sip.responder import (
+    CatalogSubscription,
+    accept_catalog_subscribe,
+    notify_request,
+    send_paced,
+)
 from sharpeyes.sip.stack import SipTimeout, new_call_id, new_tag
 
 if TYPE_CHECKING:
@@ -221,24 +227,6 @@ class SimDeviceConfig:
             self.model = "SIM-NVR-16" if self.kind == "nvr" else "SIM-IPC-B4"
 
 
-@dataclass
-class _Subscription:
-    """A catalog subscription dialog, seen from the notifier (device) side."""
-
-    call_id: str
-    local_uri: str
-    local_tag: str
-    remote_uri: str
-    remote_tag: str
-    target: str
-    event: str
-    sn: int
-    expires_at: float
-
-    def remaining(self, now: float) -> int:
-        return max(0, int(self.expires_at - now))
-
-
 class SimDevice:
     """Behaviour of one device: registration, keepalive, queries, control, events."""
 
@@ -252,7 +240,7 @@ class SimDevice:
         self.received: list[tuple[str, str]] = []
         self.ptz_log: list[tuple[str, str, str]] = []
         self.active_alarms: set[str] = set()
-        self.subscription: _Subscription | None = None
+        self.subscription: CatalogSubscription | None = None
         self.presets: dict[str, dict[int, str]] = {
             c.channel_id: self._default_presets(c) for c in config.channels
         }
@@ -635,21 +623,8 @@ class SimDevice:
             )
             return await self._send_message(body)
         body = manscdp.catalog_notify(sub.sn, self.device_id, items, charset=self.config.charset)
-        req = self.fleet.stack.build_request(
-            "NOTIFY",
-            sub.target,
-            from_uri=sub.local_uri,
-            to_uri=sub.remote_uri,
-            from_tag=sub.local_tag,
-            to_tag=sub.remote_tag,
-            call_id=sub.call_id,
-            contact=self.contact,
-            headers=[
-                ("Event", sub.event),
-                ("Subscription-State", f"active;expires={sub.remaining(now)}"),
-            ],
-            body=self._label(body),
-            content_type=MANSCDP_TYPE,
+        req = notify_request(
+            self.fleet.stack, sub, self._label(body), contact=self.contact, now=now
         )
         self.fleet.stats.messages_sent += 1
         try:
@@ -733,18 +708,13 @@ class SimDevice:
             per_message=self.config.catalog_per_message,
             charset=self.config.charset,
         )
-        status = 200
-        for i, body in enumerate(bodies):
-            status = await self._send_message(body)
-            if not 200 <= status < 300:
-                log.info(
-                    "sim %s catalog part %d/%d got %s; stopping",
-                    self.device_id,
-                    i + 1,
-                    len(bodies),
-                    status,
-                )
-                break
+
+        def stopped(part: int, total: int, status: int) -> None:
+            log.info(
+                "sim %s catalog part %d/%d got %s; stopping", self.device_id, part, total, status
+            )
+
+        status = await send_paced(bodies, self._send_message, stopped)
         return status
 
     def _query_device_info(self, req: SipRequest, msg: ManscdpMessage) -> SipResponse | None:
@@ -839,60 +809,18 @@ class SimDevice:
         event = req.headers.get("Event") or ""
         if event.split(";")[0].strip().lower() == "presence":
             return sim_messages.on_subscribe(self, req, msg)
-        if event.split(";")[0].strip().lower() != "catalog":
-            return response_for(req, 489, "Bad Event", headers=[("Allow-Events", "Catalog")])
-        try:
-            expires = int((req.headers.get("Expires") or str(SUBSCRIBE_DEFAULT_EXPIRES)).strip())
-            frm = parse_name_addr(req.headers["From"])
-            to = parse_name_addr(req.headers["To"])
-            contact_text = req.headers.get("Contact")
-            target = str(parse_name_addr(contact_text).uri) if contact_text else str(frm.uri)
-        except (ValueError, KeyError, SipParseError):
-            return response_for(req, 400, "Bad SUBSCRIBE")
-        now = time.monotonic()
-        sub = self.subscription
-        if to.tag and (sub is None or sub.call_id != req.call_id or sub.local_tag != to.tag):
-            return response_for(req, 481)
-        sn = msg.sn if msg is not None else next(self._sn)
-        if expires <= 0:
-            self.subscription = None
-            local_tag = to.tag or new_tag()
-        elif sub is not None and to.tag:
-            sub.expires_at = now + expires
-            sub.target = target
-            local_tag = sub.local_tag
-        else:
-            local_tag = new_tag()
-            self.subscription = _Subscription(
-                call_id=req.call_id,
-                local_uri=str(to.uri),
-                local_tag=local_tag,
-                remote_uri=str(frm.uri),
-                remote_tag=frm.tag,
-                target=target,
-                event=event,
-                sn=sn,
-                expires_at=now + expires,
-            )
-        body = manscdp.build_manscdp(
-            "Response",
-            "Catalog",
-            sn,
-            self.device_id,
-            [("Result", "OK")],
-            charset=self.config.charset,
-        )
-        return response_for(
+        resp, self.subscription = accept_catalog_subscribe(
             req,
-            200,
-            to_tag=local_tag,
-            headers=[
-                ("Expires", str(max(0, expires))),
-                ("Contact", f"<{self.contact}>"),
-                ("Content-Type", MANSCDP_TYPE),
-            ],
-            body=self._label(body),
+            self.subscription,
+            time.monotonic(),
+            notifier_id=self.device_id,
+            contact=self.contact,
+            next_sn=lambda: next(self._sn),
+            charset=self.config.charset,
+            default_expires=SUBSCRIBE_DEFAULT_EXPIRES,
         )
+        resp.body = self._label(resp.body)
+        return resp
 
     # -------------------------------------------------------------- helpers
     def _target_channel(self, body_id: str) -> str:

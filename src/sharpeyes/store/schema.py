@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import sharpeyes.audit.models
+import sharpeyes.cascade.models
 import sharpeyes.jobs
 import sharpeyes.ledger.models
 import sharpeyes.recording.models

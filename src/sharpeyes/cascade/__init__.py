@@ -1,0 +1,1 @@
+"""Cascade (级联): upper-platform links we register to, and lower platforms."""
