@@ -50,7 +50,8 @@ async def test_watermark_share_request_grant_and_audit(page: Any, site: Site, sh
     await page.get_by_test_id("nav-sharing").click()
     await page.get_by_test_id("share-new").click()
     await field(page, "share-title").fill("路口监控")
-    await field(page, "share-purpose").fill("交通疏导")
+    purpose = '[data-testid="share-purpose"] textarea, textarea[data-testid="share-purpose"]'
+    await page.locator(purpose).first.fill("交通疏导")
     channels = page.get_by_test_id("share-channels")
     await channels.click()
     await page.keyboard.type(str(ch["id"]))
