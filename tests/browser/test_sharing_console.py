@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.devices_helpers import eventually
 from tests.integration.sharing_helpers import PASSWORD, approve, user
 
 from .conftest import Shots, Site, field, ui_login
@@ -56,8 +57,13 @@ async def test_watermark_share_request_grant_and_audit(page: Any, site: Site, sh
     await channels.click()
     await page.keyboard.type(str(ch["id"]))
     await page.keyboard.press("Enter")
-    await page.keyboard.press("Escape")
+    await field(page, "share-title").click()  # closes the dropdown (Escape would close the dialog)
     await page.get_by_test_id("share-submit").click()
+
+    async def created() -> bool:
+        return bool((await dept.get("/api/sharing/requests")).json()["items"])
+
+    await eventually(created, 15)
     (req,) = (await dept.get("/api/sharing/requests")).json()["items"]
     assert req["channels"] == [ch["id"]] and req["state"] == "submitted"
     await page.get_by_test_id(f"share-state-{req['id']}").wait_for()
