@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from sqlalchemy import select
 
-from sharpeyes.sharing.principal import Principal, Role
+from sharpeyes.sharing.principal import Principal, Right, Role
 from sharpeyes.sharing.scope import (
     can_see_channel,
     can_see_device,
+    channel_rights,
+    decide,
     device_in_scope,
     scope_channels,
     scope_devices,
@@ -112,3 +116,52 @@ def test_can_see_device_prefix_only() -> None:
     assert can_see_device(_who(("3402",)), A)
     assert not can_see_device(_who(("3402",)), B)
     assert not can_see_device(_who(()), A)
+
+
+# --- decide(): scope and right in one answer (grants, roles, apps) -------------------
+
+
+def _decide(p: Principal, right: Right, pk: int = 5, civil: str | None = "340200") -> bool:
+    return decide(p, right, channel_pk=pk, channel_id="34020000001310000005", civil_code=civil)
+
+
+def test_decide_role_rights_in_own_scope() -> None:
+    viewer = Principal(user_id=1, username="v", role=Role.VIEWER, region_codes=("3402",))
+    assert _decide(viewer, Right.LIVE) and _decide(viewer, Right.SNAPSHOT)
+    assert not _decide(viewer, Right.PTZ) and not _decide(viewer, Right.DOWNLOAD)
+    assert not _decide(viewer, Right.LIVE, civil="350100")  # outside the region
+    op = Principal(user_id=2, username="o", role=Role.OPERATOR, region_codes=None)
+    assert all(_decide(op, r) for r in Right)
+
+
+def test_decide_department_only_through_grants() -> None:
+    granted = MappingProxyType({5: frozenset({Right.LIVE})})
+    dept = Principal(
+        user_id=3, username="d", role=Role.DEPARTMENT, region_codes=None, granted=granted
+    )
+    assert _decide(dept, Right.LIVE)
+    assert not _decide(dept, Right.PTZ)  # not granted
+    assert not _decide(dept, Right.LIVE, pk=6)  # another channel, even in region None
+    nothing = Principal(user_id=3, username="d", role=Role.DEPARTMENT, region_codes=None)
+    assert channel_rights(nothing, "34020000001310000005", "340200", 5) == frozenset()
+    auditor = Principal(user_id=4, username="a", role=Role.AUDITOR, region_codes=None)
+    assert not any(_decide(auditor, r) for r in Right)
+
+
+def test_decide_app_narrowed_by_its_rights_and_channels() -> None:
+    granted = MappingProxyType({5: frozenset({Right.LIVE, Right.PTZ, Right.API})})
+    app = Principal(
+        user_id=0,
+        username="app:gis",
+        role=Role.DEPARTMENT,
+        region_codes=(),
+        granted=granted,
+        app_id=9,
+        rights_limit=frozenset({Right.LIVE}),
+        channel_limit=frozenset({5}),
+    )
+    assert _decide(app, Right.LIVE) and not _decide(app, Right.PTZ)
+    limited = Principal(
+        user_id=0, username="x", role=Role.DEPARTMENT, granted=granted, channel_limit=frozenset({6})
+    )
+    assert not _decide(limited, Right.LIVE)
