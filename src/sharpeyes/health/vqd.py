@@ -192,7 +192,10 @@ def diagnose(
     check(
         Fault.BLUR,
         sharp,
-        not extreme and not noisy and std >= t.low_contrast_std_max and sharp < t.blur_sharpness_min,
+        not extreme
+        and not noisy
+        and std >= t.low_contrast_std_max
+        and sharp < t.blur_sharpness_min,
     )
     cast = color_cast_factor(bgr)
     check(Fault.COLOR_CAST, cast, not extreme and cast > t.color_cast_max)
