@@ -225,7 +225,8 @@ class RateBook:
         """Rates per group over ``[from_day, to_day]`` (local days, inclusive)."""
         if group_by not in GROUPS:
             raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
-        date.fromisoformat(from_day), date.fromisoformat(to_day)  # noqa: B018 (validates)
+        date.fromisoformat(from_day)  # ValueError on a bad date
+        date.fromisoformat(to_day)
         if from_day > to_day:
             raise ValueError("from is after to")
         key = self._group_key(group_by, level).label("k")
@@ -320,7 +321,7 @@ class RateBook:
         if not pending:
             return
         attrs = await self.attributes({p[1] for p in pending})
-        for dev, ch, cur, day, sec in pending:
+        for _dev, ch, cur, day, sec in pending:
             a = attrs.get(ch, {})
             region = a.get("region_code") or ch
             if (

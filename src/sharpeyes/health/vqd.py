@@ -160,7 +160,8 @@ def diagnose(
     ``frames`` empty with ``reachable`` means the stream came up without pictures
     (signal loss); not ``reachable`` means the device never answered (no verdict on
     the picture is possible). An occluded lens also changes the scene, and a flat
-    picture is one uniform region: only the cause is reported. ``ptz_pair`` is a frame before and after a PTZ move.
+    picture is one uniform region: only the cause is reported. ``ptz_pair`` is a
+    frame before and after a PTZ move.
     """
     t = thresholds
     if not reachable:
