@@ -29,7 +29,9 @@ class WebhookSink:
                     length = int(line.split(":", 1)[1])
             body = await reader.readexactly(length)
             self.bodies.append(json.loads(body))
-            writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             await writer.drain()
         finally:
             writer.close()

@@ -186,7 +186,9 @@ class Notifier:
     def _mail(self, to: str, alarm: dict[str, Any], event: str) -> None:
         msg = EmailMessage()
         what = "告警恢复" if event == "recovered" else "告警"
-        msg["Subject"] = f"[sharpeyes {what}] {alarm['level']} {alarm['kind']} {alarm['source_key']}"
+        msg["Subject"] = (
+            f"[sharpeyes {what}] {alarm['level']} {alarm['kind']} {alarm['source_key']}"
+        )
         msg["From"] = self.settings.smtp_from
         msg["To"] = to
         msg.set_content(
@@ -291,9 +293,11 @@ class AlarmCentre:
                 alarm.count += 1
                 alarm.last_at = now
                 alarm.flapping = alarm.flapping or self._is_flapping(flap, rule)
-            elif alarm is not None and alarm.recovered_at is not None and (
-                now - alarm.recovered_at
-            ).total_seconds() < (rule.dedup_s if rule else 300.0):
+            elif (
+                alarm is not None
+                and alarm.recovered_at is not None
+                and (now - alarm.recovered_at).total_seconds() < (rule.dedup_s if rule else 300.0)
+            ):
                 flap.cleared_at = None
                 self._change(flap, now)
                 alarm.state = AlarmState.TRIGGERED.value
@@ -407,8 +411,9 @@ class AlarmCentre:
                 log.exception("alarm hook failed for alarm %s", alarm["id"])
 
     # ------------------------------------------------------------ people
-    async def transition(self, alarm_id: int, to: str, user: str, now: datetime | None = None
-                         ) -> dict[str, Any]:
+    async def transition(
+        self, alarm_id: int, to: str, user: str, now: datetime | None = None
+    ) -> dict[str, Any]:
         """Move an alarm forward: shown, acknowledged or handled (never backwards)."""
         now = now or datetime.now(UTC)
         try:
@@ -441,7 +446,11 @@ class AlarmCentre:
             return alarm_dict(alarm)
 
     async def list(
-        self, *, state: str | None = None, kind: str | None = None, limit: int = 200,
+        self,
+        *,
+        state: str | None = None,
+        kind: str | None = None,
+        limit: int = 200,
         region_codes: tuple[str, ...] | None = None,
     ) -> list[dict[str, Any]]:
         stmt = select(OmAlarm).order_by(OmAlarm.id.desc()).limit(limit)
@@ -456,9 +465,12 @@ class AlarmCentre:
         out = [alarm_dict(a) for a in rows]
         if region_codes is not None:
             out = [
-                a for a in out
-                if any((a["region_code"] or a["channel_id"] or a["device_id"] or "").startswith(p)
-                       for p in region_codes)
+                a
+                for a in out
+                if any(
+                    (a["region_code"] or a["channel_id"] or a["device_id"] or "").startswith(p)
+                    for p in region_codes
+                )
             ]
         return out
 

@@ -188,6 +188,7 @@ class WorkOrder(Base):
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resume_state: Mapped[str | None] = mapped_column(String(24))
     suspended_s: Mapped[float] = mapped_column(Float, default=0.0)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_in_time: Mapped[bool | None] = mapped_column(Boolean)

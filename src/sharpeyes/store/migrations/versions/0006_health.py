@@ -183,6 +183,7 @@ def upgrade() -> None:
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
         sa.Column("overdue", sa.Boolean(), nullable=False),
         sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resume_state", sa.String(length=24), nullable=True),
         sa.Column("suspended_s", sa.Float(), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_in_time", sa.Boolean(), nullable=True),
