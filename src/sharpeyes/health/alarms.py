@@ -279,9 +279,9 @@ class AlarmCentre:
         notify: tuple[AlarmRule | None, dict[str, Any]] | None = None
         async with self._lock, self.db.session() as s:
             rule = await self._rule_for(s, kind)
-            if rule is not None and rule.threshold is not None and value is not None:
-                if abs(value) < rule.threshold:
-                    return None
+            threshold = rule.threshold if rule is not None else None
+            if threshold is not None and value is not None and abs(value) < threshold:
+                return None
             level = rule.level if rule else DEFAULT_LEVELS.get(kind, Level.GENERAL).value
             flap = self._flap(source_key, now, rule)
             alarm = await self._latest(s, source_key)
