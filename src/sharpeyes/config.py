@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sharpeyes.health.settings import HealthSettings
 from sharpeyes.ledger.settings import LedgerSettings
 
 
@@ -144,6 +145,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
+    health: HealthSettings = HealthSettings()
     ui: UiSettings = UiSettings()
 
     @classmethod

@@ -20,6 +20,7 @@ from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
+from sharpeyes.health.service import HealthService
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
@@ -94,6 +95,15 @@ class Node:
         )
         self.jobs = JobRunner(self.db, self.bus)
         self.ledger = LedgerService(self.db, self.bus, settings.ledger, self.jobs)
+        self.health = HealthService(
+            self.db,
+            self.bus,
+            settings.health,
+            devices=self.devices,
+            live=self.live,
+            ledger=self.ledger,
+            jobs=self.jobs,
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -127,6 +137,7 @@ class Node:
             await self.users.ensure_admin(self.settings.auth.admin_password)
         await self.jobs.start()
         await self.ledger.start()
+        await self.health.start()  # subscribes before the registry publishes anything
         await self.registry.load()
         self.registry.start()
         await self.stack.start()
@@ -202,6 +213,7 @@ class Node:
             if self._http_task is not None:
                 await asyncio.wait([self._http_task], timeout=5)
         await self.jobs.stop()
+        await self.health.stop()
         await self.ledger.stop()
         await self.messaging.stop()
         await self.stack.stop()

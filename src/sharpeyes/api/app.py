@@ -17,6 +17,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    om,
     streams,
     ui,
     users,
@@ -53,6 +54,7 @@ def create_app(node: Node) -> FastAPI:
         ledger,
         map_routes,
         jobs,
+        om,
         streams,
         ui,
     ):

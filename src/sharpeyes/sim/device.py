@@ -164,6 +164,9 @@ class SimDeviceConfig:
     catalog_per_message: int = 10
     faults: set[str] = field(default_factory=set)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
+    # Per-channel video faults (sim.media.VIDEO_FAULTS), switchable at run time.
+    video_faults: dict[str, str] = field(default_factory=dict)
+    clock_drift_s: float = 0.0  # DeviceTime offset while a channel has "clock_drift"
 
     def __post_init__(self) -> None:
         if not is_device_id(self.device_id):
@@ -232,6 +235,10 @@ class SimDevice:
         self._keepalive: asyncio.TimerHandle | None = None
         self._keepalive_misses = 0
         self.media_calls: dict[str, sim_media.SimCall] = {}
+        self.video_faults: dict[str, str] = {}
+        for cid, fault in config.video_faults.items():
+            self.set_video_fault(cid, fault)
+        self.ptz_moves: dict[str, int] = {}
 
     # ------------------------------------------------------------ identity
     @property
@@ -277,6 +284,21 @@ class SimDevice:
         elif not on and was_offline and self._running:
             self._running = False
             self.start()
+
+    def set_video_fault(self, channel_id: str, fault: str | None) -> None:
+        """Give one channel a video fault (None heals it); new INVITEs show it."""
+        self.channel(channel_id)  # KeyError for an unknown channel
+        if fault:
+            self.video_faults[channel_id] = sim_media.parse_video_fault(fault)
+        else:
+            self.video_faults.pop(channel_id, None)
+
+    def device_time(self) -> str:
+        """``DeviceTime``, off by ``clock_drift_s`` when a channel has the clock_drift fault."""
+        drift = self.config.clock_drift_s or 300.0
+        if "clock_drift" in self.video_faults.values():
+            return (datetime.now(LOCAL_TZ) + timedelta(seconds=drift)).strftime("%Y-%m-%dT%H:%M:%S")
+        return local_time()
 
     # -------------------------------------------------------- registration
     async def register(self, expires: int | None = None) -> int:
@@ -702,7 +724,7 @@ class SimDevice:
         body = manscdp.device_status_response(
             msg.sn,
             msg.device_id or self.device_id,
-            device_time=local_time(),
+            device_time=self.device_time(),
             alarms=[(c, "ALARM") for c in sorted(self.active_alarms)],
             charset=self.config.charset,
         )
@@ -802,6 +824,8 @@ class SimDevice:
         if len(self.ptz_log) > 2 * PTZ_LOG_MAX:
             del self.ptz_log[:-PTZ_LOG_MAX]
         log.info("sim PTZ %s %s %s", self.device_id, channel_id, action)
+        if self.video_faults.get(channel_id) != "ptz_ignored" and cmd.describe() != "stop":
+            self.ptz_moves[channel_id] = self.ptz_moves.get(channel_id, 0) + 1
         presets = self.presets.get(channel_id)
         if presets is not None and 1 <= cmd.d2 <= 255:
             if cmd.cmd == PRESET_SET:
