@@ -110,6 +110,8 @@ class RateBook:
 
     async def transition(self, device_id: str, channel_id: str, online: bool, at: datetime) -> None:
         key = (device_id, channel_id)
+        # Before the session: the attribute source may need the database itself.
+        attrs = await self.attributes([channel_id])
         async with self._lock, self.db.session() as s:
             cur = self._open.get(key)
             state = await s.get(ChannelState, key)
@@ -128,18 +130,21 @@ class RateBook:
                 return
             if at < cur.since:  # a late event: the interval it closes was already counted
                 at = cur.since
-            await self._add_interval(s, device_id, channel_id, cur.online, cur.since, at)
+            await self._add_interval(s, device_id, channel_id, cur.online, cur.since, at, attrs)
             cur.online, cur.since = online, at
             state.online, state.since, state.checkpoint_at = online, at, at
             await s.commit()
 
     async def checkpoint(self, now: datetime) -> None:
         """Close every open interval at ``now`` into its days (and restart it there)."""
+        attrs = await self.attributes({ch for _, ch in self._open})
         async with self._lock, self.db.session() as s:
-            for (device_id, channel_id), cur in self._open.items():
+            for (device_id, channel_id), cur in list(self._open.items()):
                 if now <= cur.since:
                     continue
-                await self._add_interval(s, device_id, channel_id, cur.online, cur.since, now)
+                await self._add_interval(
+                    s, device_id, channel_id, cur.online, cur.since, now, attrs
+                )
                 cur.since = now
                 state = await s.get(ChannelState, (device_id, channel_id))
                 if state is not None:
@@ -158,8 +163,9 @@ class RateBook:
         intact: bool,
     ) -> None:
         """One probe of the channel: a picture obtained (出图)? diagnosed intact (完好)?"""
+        attrs = await self.attributes([channel_id])
         async with self._lock, self.db.session() as s:
-            row = await self._day_row(s, self.local_day(at), device_id, channel_id)
+            row = await self._day_row(s, self.local_day(at), device_id, channel_id, attrs)
             row.probes += 1
             row.frames_ok += int(frame_ok)
             row.diag_n += int(diagnosed)
@@ -167,18 +173,27 @@ class RateBook:
             await s.commit()
 
     async def _add_interval(
-        self, s: Any, device_id: str, channel_id: str, online: bool, a: datetime, b: datetime
+        self,
+        s: Any,
+        device_id: str,
+        channel_id: str,
+        online: bool,
+        a: datetime,
+        b: datetime,
+        attrs: dict[str, dict[str, Any]],
     ) -> None:
         for day, seconds in day_spans(a, b, self.tz):
-            row = await self._day_row(s, day, device_id, channel_id)
+            row = await self._day_row(s, day, device_id, channel_id, attrs)
             row.observed_s += seconds
             if online:
                 row.online_s += seconds
 
-    async def _day_row(self, s: Any, day: str, device_id: str, channel_id: str) -> ChannelDay:
+    async def _day_row(
+        self, s: Any, day: str, device_id: str, channel_id: str, known: dict[str, dict[str, Any]]
+    ) -> ChannelDay:
         row = await s.get(ChannelDay, (day, device_id, channel_id))
         if row is None:
-            attrs = (await self.attributes([channel_id])).get(channel_id, {})
+            attrs = known.get(channel_id, {})
             row = ChannelDay(
                 day=day,
                 device_id=device_id,
