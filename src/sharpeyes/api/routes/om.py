@@ -79,7 +79,7 @@ async def rates(
             principal, group_by=group_by, from_day=from_day, to_day=to_day, now=now, level=level
         )
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     return {
         "group_by": group_by,
         "from": from_day,
@@ -101,7 +101,7 @@ async def check_clock(node: NodeDep, principal: Writer, device_id: str) -> dict[
     try:
         return await _svc(node).check_device_clock(principal, device_id)  # type: ignore[no-any-return]
     except HealthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/api/health/locations")
@@ -138,7 +138,7 @@ async def assessment(
     try:
         return await _svc(node).assessment(principal, month, group_by)  # type: ignore[no-any-return]
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/api/health/reports")
@@ -148,7 +148,7 @@ async def report(
     try:
         data = await _svc(node).report(principal, month, format)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     _audit(node, principal, "health.report.export", "report", month, request, format=format)
     media = (
         "application/pdf"
@@ -187,7 +187,7 @@ async def create_plan(
     try:
         plan = await _svc(node).create_plan(principal, body.model_dump())
     except HealthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     _audit(node, principal, "config.vqd_plan.create", "vqd_plan", str(plan["id"]), request)
     return plan  # type: ignore[no-any-return]
 
@@ -208,7 +208,7 @@ async def start_run(node: NodeDep, principal: Writer, body: RunIn) -> dict[str, 
             checks=body.checks,
         )
     except HealthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"not found: {exc}") from exc
 
@@ -235,7 +235,7 @@ async def results(
             limit=limit,
         )
     except HealthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     return {"items": items}
 
 
@@ -284,7 +284,7 @@ async def create_rule(
     try:
         rule = await _svc(node).alarms.create_rule(body.model_dump())
     except AlarmError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     _audit(node, principal, "config.alarm_rule.create", "alarm_rule", str(rule["id"]), request)
     return rule  # type: ignore[no-any-return]
 
@@ -384,7 +384,7 @@ async def open_order(node: NodeDep, principal: AlarmHandler, body: OrderIn) -> d
             note=body.note,
         )
     except WorkOrderError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/api/health/workorders/{order_id}")
@@ -403,7 +403,7 @@ async def order_action(
         try:
             attachment = base64.b64decode(body.attachment_b64, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "bad base64") from exc
+            raise HTTPException(422, "bad base64") from exc
     try:
         return await svc.orders.act(  # type: ignore[no-any-return]
             order_id,
