@@ -56,11 +56,14 @@ class Diagnosis:
 
 
 def _prep(frame: np.ndarray) -> np.ndarray:
+    """Fit into a 320×240 box (a 4:3 picture fills it), whatever the input's shape."""
     h, w = frame.shape[:2]
-    if w != ANALYSIS_WIDTH:
-        frame = cv2.resize(
-            frame, (ANALYSIS_WIDTH, max(2, round(h * ANALYSIS_WIDTH / w))), cv2.INTER_AREA
-        )
+    scale = ANALYSIS_WIDTH / max(w, h * 4 / 3)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    if size != (w, h):
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     return frame
 
 
