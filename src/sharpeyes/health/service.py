@@ -127,6 +127,9 @@ class HealthService:
         self.rates = RateBook(db, settings.timezone, self.attributes, recording, self._repair)
         link_alarms(self.alarms, self.orders, self._maintainer_of)
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._clock_slots = asyncio.Semaphore(4)  # a mass re-registration stays gentle
+        self.auto_clock_check = settings.clock_check_on_register
         self.sample_gap_s = 1.1  # > one GOP of a usual camera: the next snapshot is new
         self.frames_per_probe = 2
         self.frame_timeout_s = 10.0
@@ -140,9 +143,9 @@ class HealthService:
         ]
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        for t in [*self._tasks, *self._background]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._background]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         with contextlib.suppress(Exception):
@@ -184,6 +187,8 @@ class HealthService:
             key = f"{AlarmKind.DEVICE_OFFLINE}:{dev}"
             if event.type == "device.online":
                 await self.alarms.clear_condition(key, now=at)
+                if self.auto_clock_check:
+                    self._spawn(self._clock_after_register(dev))
             else:
                 await self.alarms.raise_condition(
                     AlarmKind.DEVICE_OFFLINE,
@@ -271,6 +276,20 @@ class HealthService:
         else:
             await self.alarms.clear_condition(key, now=now)
         return drift
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _clock_after_register(self, device_id: str) -> None:
+        """校时 once a device comes online: ask DeviceStatus, compare DeviceTime."""
+        async with self._clock_slots:
+            await asyncio.sleep(2.0)  # after the catalog query the registration triggers
+            try:
+                await self.check_device_clock(SYSTEM, device_id)
+            except Exception as exc:  # devices that do not answer are not a clock fault
+                log.info("clock check of %s skipped: %s", device_id, exc)
 
     async def check_device_clock(self, principal: Principal, device_id: str) -> dict[str, Any]:
         """Ask the device (DeviceStatus) for its time and check it."""

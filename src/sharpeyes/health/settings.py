@@ -49,6 +49,9 @@ class HealthSettings(BaseModel):
     patrol_concurrency: int = Field(4, ge=1, description="probes in flight per patrol")
     patrol_spacing_s: float = Field(0.2, ge=0, description="least time between probe starts")
     alarms: AlarmSettings = AlarmSettings()
+    clock_check_on_register: bool = Field(
+        False, description="ask each device that comes online for DeviceStatus and check its clock"
+    )
     # Work-order SLA by alarm level (hours to close).
     sla_hours: dict[str, float] = Field(
         default_factory=lambda: {"general": 72.0, "important": 24.0, "urgent": 4.0}
