@@ -58,6 +58,20 @@ def _background(width: int, height: int, seed: int) -> tuple[np.ndarray, np.ndar
     )
 
 
+def _seed_blocks(y: np.ndarray, width: int, height: int, seed: int) -> None:
+    """The seed as a row of black/white blocks, where the classic pattern draws it."""
+    from sharpeyes.media.testvideo import SEED_BITS
+
+    block = max(4, width // (SEED_BITS + 4)) & ~1
+    for bit in range(SEED_BITS):
+        x0 = block * (bit + 1)
+        if x0 + block > width or 2 * block > height:
+            break
+        y[block : 2 * block, x0 : x0 + block] = (
+            0xEB if (seed >> (SEED_BITS - 1 - bit)) & 1 else 0x10
+        )
+
+
 def scene_planes(
     width: int, height: int, index: int, seed: int, fault: str = ""
 ) -> tuple[bytes, bytes, bytes]:
@@ -72,6 +86,7 @@ def scene_planes(
         y = np.ascontiguousarray(np.flipud(np.roll(y, width // 3, axis=1)))
         u = np.ascontiguousarray(np.flipud(np.roll(u, width // 6, axis=1)))
         v = np.ascontiguousarray(np.flipud(np.roll(v, width // 6, axis=1)))
+    _seed_blocks(y, width, height, seed)  # the OSD: stays when the camera is turned
     side = max(8, min(width, height) // 6) & ~1
     span_x, span_y = max(1, width - side), max(1, height - side)
     sx = abs((index * 7) % (2 * span_x) - span_x)
