@@ -20,6 +20,7 @@ const routes = [
       { path: 'ledger/import', name: 'ledger-import', component: () => import('./views/LedgerImportView.vue') },
       { path: 'ledger/cameras/:id', name: 'ledger-camera', component: () => import('./views/CameraRecordView.vue'), props: true },
       { path: 'alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
+      { path: 'om', name: 'om', component: () => import('./views/OmView.vue') },
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
     ],

@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', users: 'Users' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', ledger: 'Ledger', alarms: 'Alarms', om: 'O&M', users: 'Users' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -71,5 +71,22 @@ export default {
     doneDetail: '{imported} rows imported ({created} new, {updated} updated), {skipped} skipped', failed: 'Import failed',
     errorSummary: '{count} errors in {rows} rows:', truncated: '(only the first ones are listed)', row: 'Row', column: 'Column', value: 'Value', reason: 'Reason',
     again: 'Import again', another: 'Import another', fixAndRetry: 'Fix the file and import again', importValid: 'Import the valid rows', toLedger: 'Open the ledger',
+  },
+  om: {
+    rates: 'Rates', vqd: 'Video diagnosis', plans: 'Patrol plans', alarms: 'Alarm centre', orders: 'Work orders', assessment: 'Assessment',
+    target: 'target', channels: 'Points', trend: 'Daily trend', day: 'Day', started: 'Patrol of {n} channels started', patrolNow: 'Patrol online channels now',
+    rechecked: 'rechecked', name: 'Name', checks: 'Checks', interval: 'Every (s)', concurrency: 'Concurrency', run: 'Run',
+    level: 'Level', kind: 'Kind', message: 'Message', source: 'Source', count: 'Count', stateLabel: 'State', time: 'Time',
+    watch: 'Watch', ack: 'Acknowledge', handle: 'Handled', title: 'Title', assignee: 'Assignee', note: 'Note', deadline: 'Deadline',
+    overdue: 'overdue', suggestClose: 'close?', rank: 'Rank', score: 'Score',
+    by: { region: 'Region', org: 'Unit', maintainer: 'Maintainer', class: 'Point class', category: 'Key area', network: 'Network' },
+    kpi: { online: 'Online', image: 'Picture', intact: 'Intact', repair: 'Repair', recording: 'Recording' },
+    verdict: { ok: 'OK', fault: 'Fault', unreachable: 'Unreachable' },
+    fault: { signal_loss: 'signal loss', dark: 'dark', bright: 'bright', low_contrast: 'low contrast', blur: 'blur', color_cast: 'colour cast', noise: 'noise', occlusion: 'occlusion', freeze: 'frozen', scene_change: 'scene change', ptz_unresponsive: 'PTZ unresponsive' },
+    state: { active: 'Active', triggered: 'Triggered', shown: 'Shown', acknowledged: 'Acknowledged', handled: 'Handled', recovered: 'Recovered' },
+    lvl: { general: 'General', important: 'Important', urgent: 'Urgent' },
+    akind: { device_offline: 'Device offline', channel_offline: 'Channel offline', vqd_fault: 'Video quality', clock_drift: 'Clock drift', location: 'Location', recording_gap: 'Recording gap', disk_low: 'Disk low', uplink_down: 'Uplink down', media_timeouts: 'Media timeouts' },
+    ostate: { reported: 'Reported', confirmed: 'Confirmed', dispatched: 'Dispatched', feedback: 'Feedback', feedback_confirmed: 'Feedback confirmed', closed: 'Closed', rejected: 'Rejected', suspended: 'Suspended' },
+    action: { confirm: 'Confirm', dispatch: 'Dispatch', feedback: 'Feedback', confirm_feedback: 'Confirm feedback', close: 'Close', reject: 'Reject', suspend: 'Suspend', resume: 'Resume', reopen: 'Reopen' },
   },
 }
