@@ -616,7 +616,8 @@ class HealthService:
             if region_in_scope(principal, r.region_code or r.channel_id)
         ]
 
-    async def thumbnail(self, principal: Principal, result_id: int) -> bytes:
+    async def thumbnail(self, principal: Principal, result_id: int) -> tuple[bytes, str, str]:
+        """The JPEG of a stored diagnosis, with its channel and device IDs (for the audit)."""
         async with self.db.session() as s:
             r = await s.get(VqdResult, result_id)
         if (
@@ -625,7 +626,7 @@ class HealthService:
             or not region_in_scope(principal, r.region_code or r.channel_id)
         ):
             raise LookupError(f"thumbnail {result_id}")
-        return r.thumbnail
+        return r.thumbnail, r.channel_id, r.device_id
 
     async def channel_timeline(
         self, principal: Principal, pk: int, days: int = 7

@@ -240,11 +240,23 @@ async def results(
 
 
 @router.get("/api/vqd/results/{result_id}/thumbnail")
-async def result_thumbnail(node: NodeDep, principal: Reader, result_id: int) -> Response:
+async def result_thumbnail(
+    node: NodeDep, principal: Reader, result_id: int, request: Request
+) -> Response:
     try:
-        jpeg = await _svc(node).thumbnail(principal, result_id)
+        jpeg, channel_id, device_id = await _svc(node).thumbnail(principal, result_id)
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"not found: {exc}") from exc
+    _audit(
+        node,
+        principal,
+        "vqd.thumbnail",
+        "channel",
+        channel_id,
+        request,
+        result_id=result_id,
+        device=device_id,
+    )  # a picture of the camera: a view
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
