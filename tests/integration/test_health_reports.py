@@ -134,3 +134,45 @@ async def test_health_reads_need_a_login_and_are_scoped(make_node: NodeFactory) 
     assert r.status_code == 403  # viewers do not start patrols
     await viewer.aclose()
     await api.aclose()
+
+
+async def test_rates_group_by_the_ledger_attributes_of_the_camera(make_node: NodeFactory) -> None:
+    from sharpeyes.ledger import sample
+    from tests.integration.ledger_helpers import ADMIN
+
+    node = await make_node()
+    api = await login(node)
+    await sample.ensure_reference_data(node.ledger, ADMIN)
+    code = "34152201001310000777"
+    r = await api.post(
+        "/api/ledger/cameras",
+        json={
+            "code": code,
+            "name": "霍邱县城关镇人民路777号",
+            "location_name": "城关镇人民路777号",
+            "region_code": "34152201",
+            "longitude": "116.281231",
+            "latitude": "32.351234",
+            "status": "在用",
+            "point_class": "三类",
+            "network": "公安视频专网",
+            "build_date": "2020.03",
+        },
+    )
+    assert r.status_code == 201, r.text
+    h = node.health
+    h.attributes.invalidate()
+    await h.rates.transition(DEV, code, True, t(5, 0))
+    await h.rates.transition(DEV, code, False, t(5, 12))
+    await h.rates.checkpoint(t(6, 0))
+    await h.rates.resume(datetime.now(UTC))
+    q = {"from": "2026-03-05", "to": "2026-03-05"}
+    by_class = (await api.get("/api/health/rates", params={**q, "group_by": "class"})).json()
+    assert [(g["key"], g["online_rate"]) for g in by_class["groups"]] == [(3, 50.0)]
+    town = (
+        await api.get("/api/health/rates", params={**q, "group_by": "region", "level": 8})
+    ).json()
+    assert [g["key"] for g in town["groups"]] == ["34152201"]
+    net = (await api.get("/api/health/rates", params={**q, "group_by": "network"})).json()
+    assert len(net["groups"]) == 1 and net["groups"][0]["key"] is not None
+    await api.aclose()
