@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sharpeyes.audit.settings import AuditSettings
+from sharpeyes.health.settings import HealthSettings
 from sharpeyes.ledger.settings import LedgerSettings
 from sharpeyes.ops.settings import OpsSettings
 from sharpeyes.proxies.settings import ProxySettings
@@ -161,6 +162,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
     audit: AuditSettings = AuditSettings()
+    health: HealthSettings = HealthSettings()
     ui: UiSettings = UiSettings()
     ops: OpsSettings = OpsSettings()
     proxies: ProxySettings = ProxySettings()

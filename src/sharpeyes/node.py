@@ -24,6 +24,7 @@ from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
+from sharpeyes.health.service import HealthService
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
@@ -169,6 +170,15 @@ class Node:
             domain=sip.domain,
             node_name=f"sharpeyes {sip.id}",
         )
+        self.health = HealthService(
+            self.db,
+            self.bus,
+            settings.health,
+            devices=self.devices,
+            live=self.live,
+            ledger=self.ledger,
+            jobs=self.jobs,
+        )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""
         self._http: object | None = None
@@ -211,6 +221,7 @@ class Node:
         self.sharing.start()
         self.apps.start()
         await self.ledger.start()
+        await self.health.start()  # subscribes before the registry publishes anything
         await self.registry.load()
         self.registry.start()
         await self.stack.start()
@@ -311,6 +322,7 @@ class Node:
         await self.jobs.stop()
         await self.sharing.stop()
         await self.apps.stop()
+        await self.health.stop()
         await self.ledger.stop()
         await self.messages.stop()
         await self.messaging.stop()

@@ -58,6 +58,17 @@ TABLES = {
     "cascade_uppers",
     "cascade_channels",
     "cascade_forwards",
+    # 0006: health (运维)
+    "health_channel_state",
+    "health_days",
+    "health_clock_checks",
+    "vqd_plans",
+    "vqd_results",
+    "vqd_baselines",
+    "om_alarm_rules",
+    "om_alarms",
+    "work_orders",
+    "work_order_events",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -104,3 +104,13 @@ def test_size_options() -> None:
         build_county(1, platform_domain="")
     with pytest.raises(ValueError):
         build_county(1, platform_domain=DOMAIN, townships=99)
+
+
+def test_demo_county_has_one_camera_with_each_video_fault() -> None:
+    from sharpeyes.sim.county import DEMO_VIDEO_FAULTS
+
+    configs = build_county(1, platform_domain=DOMAIN)
+    shown = sorted(f for c in configs for f in c.video_faults.values())
+    assert shown == sorted(DEMO_VIDEO_FAULTS)
+    broken = [c for c in configs if c.video_faults]
+    assert all(not c.faults for c in broken)  # they register and stream: VQD finds them

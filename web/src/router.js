@@ -23,6 +23,7 @@ const routes = [
       { path: 'ledger/cameras/:id', name: 'ledger-camera', component: () => import('./views/CameraRecordView.vue'), props: true },
       { path: 'proxies', name: 'proxies', component: () => import('./views/ProxiesView.vue') },
       { path: 'alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
+      { path: 'om', name: 'om', component: () => import('./views/OmView.vue') },
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
       { path: 'sharing', name: 'sharing', component: () => import('./views/SharingView.vue') },
       { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue') },

@@ -77,12 +77,15 @@ def generate_video(
     gop: int = 25,
     bitrate: int = 400_000,
     seed: int = 0,
+    picture: str = "pattern",
+    fault: str = "",
 ) -> tuple[EncodedFrame, ...]:
     """Encode ``frames`` frames; returns Annex-B access units with 90 kHz PTS (= DTS).
 
     ``tune=zerolatency`` means no B-frames, so decode order equals presentation order,
     like the IP cameras this stands in for. Keyframes every ``gop`` frames, each with
-    in-band parameter sets (SPS/PPS, plus VPS for H.265).
+    in-band parameter sets (SPS/PPS, plus VPS for H.265). ``picture="scene"`` draws
+    :mod:`sharpeyes.media.testscene` (with a picture ``fault``) instead of the pattern.
     """
     import av  # local: PyAV is heavy and only needed when generating
 
@@ -124,7 +127,12 @@ def generate_video(
 
     for i in range(frames):
         frame = av.VideoFrame(width, height, "yuv420p")
-        y, u, v = _planes(width, height, i, seed)
+        if picture == "scene":
+            from sharpeyes.media.testscene import scene_planes
+
+            y, u, v = scene_planes(width, height, i, seed, fault)
+        else:
+            y, u, v = _planes(width, height, i, seed)
         _fill(frame.planes[0], y, width, height)
         _fill(frame.planes[1], u, width // 2, height // 2)
         _fill(frame.planes[2], v, width // 2, height // 2)

@@ -24,6 +24,7 @@ from sharpeyes.gb28181.deviceid import make_device_id
 from sharpeyes.sim.county import build_county
 from sharpeyes.sim.device import QUIRKS, SimChannel, SimDeviceConfig
 from sharpeyes.sim.fleet import SimFleet
+from sharpeyes.sim.media import parse_video_fault
 
 SEAT = (116.278, 32.353)
 
@@ -40,6 +41,26 @@ def _ratio(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError("must be within 0..1")
     return value
+
+
+def _video_faults(text: str) -> list[str]:
+    try:
+        return [parse_video_fault(f) for f in text.split(",") if f.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def apply_video_faults(
+    configs: Sequence[SimDeviceConfig], faults: Sequence[str], clock_drift_s: float = 300.0
+) -> None:
+    """The i-th fault goes to the first channel of the i-th device (others stay healthy)."""
+    if len(faults) > len(configs):
+        raise ValueError(f"{len(faults)} video faults but only {len(configs)} devices")
+    for cfg, fault in zip(configs, faults, strict=False):
+        if cfg.channels:
+            cfg.video_faults[cfg.channels[0].channel_id] = parse_video_fault(fault)
+            if fault == "clock_drift":
+                cfg.clock_drift_s = clock_drift_s
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--local-port", type=int, default=0)
     p.add_argument("--concurrency", type=int, default=200, help="registrations in flight")
     p.add_argument("--status-interval", type=float, default=5.0, metavar="S")
+    p.add_argument(
+        "--video-faults",
+        type=_video_faults,
+        default=[],
+        metavar="F1,F2,…",
+        help="first channel of device 1 gets F1, of device 2 F2, …; the rest stay healthy "
+        "(black, bright, low_contrast, frozen, blur, color_cast, noise, occlusion, "
+        "scene_moved, no_video, clock_drift, ptz_ignored)",
+    )
+    p.add_argument(
+        "--clock-drift",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="DeviceTime offset of clock_drift devices (default 300 s)",
+    )
     p.add_argument("--log-level", default="warning")
     p.add_argument(
         "--quirk",
@@ -217,6 +254,11 @@ async def _main(args: argparse.Namespace) -> int:
     if args.county and args.quirk:
         for cfg in configs:
             cfg.faults |= set(args.quirk)
+    try:
+        apply_video_faults(configs, args.video_faults, args.clock_drift)
+    except ValueError as exc:
+        print(f"sim: {exc}", file=sys.stderr)
+        return 2
     local = args.local_host or _local_address(host)
     fleet = SimFleet(
         server=(host, port),

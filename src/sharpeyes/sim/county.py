@@ -22,6 +22,17 @@ PROVINCE = "安徽省"
 CITY = "六安市"
 COUNTY = "霍邱县"
 COUNTY_CODE = "341522"
+DEMO_VIDEO_FAULTS = (
+    "black",
+    "frozen",
+    "blur",
+    "color_cast",
+    "noise",
+    "occlusion",
+    "no_video",
+    "clock_drift",
+    "ptz_ignored",
+)
 SEAT = (116.278, 32.353)  # 城关镇, the county seat
 RARE = "萳"
 
@@ -305,6 +316,16 @@ class _Builder:
         # the rare character also travels in GB18030 bodies
         for cfg, village in zip(picks[5:8], ("萳塘村", "萳港村", "萳溪村"), strict=True):
             self._rare(cfg, village)
+        # broken pictures for the O&M pages (VQD), one camera each, among the healthy rest
+        healthy = [c for c in ipcs if c not in picks]
+        for cfg, fault in zip(
+            self.rng.sample(healthy, min(len(healthy), len(DEMO_VIDEO_FAULTS))),
+            DEMO_VIDEO_FAULTS,
+            strict=False,
+        ):
+            cfg.video_faults[cfg.channels[0].channel_id] = fault
+            if fault == "clock_drift":
+                cfg.clock_drift_s = 95.0
 
     @staticmethod
     def _rare(cfg: SimDeviceConfig, village: str) -> None:
@@ -331,7 +352,8 @@ def build_county(
     ``platform_domain`` (the county platform's SIP domain) is written as each
     camera's catalog ``Owner``. With ``misbehaving`` (the default) the county has
     2 devices that never come online, 1 that stops keepalives, 1 with a wrong
-    password, 1 with UTF-8 bodies, and a few names with the rare character "萳".
+    password, 1 with UTF-8 bodies, a few names with the rare character "萳", and one
+    camera with each video fault of ``DEMO_VIDEO_FAULTS`` (black, frozen, blurred…).
     """
     if not platform_domain:
         raise ValueError("platform_domain is required")

@@ -203,6 +203,9 @@ class SimDeviceConfig:
     talk: bool = True  # has a speaker: accepts INVITE s=Talk (G.711)
     media: sim_media.SimMediaConfig | None = None  # None: small default H.264 in PS
     recordings: SimRecordingConfig = field(default_factory=SimRecordingConfig)
+    # Per-channel video faults (sim.media.VIDEO_FAULTS), switchable at run time.
+    video_faults: dict[str, str] = field(default_factory=dict)
+    clock_drift_s: float = 0.0  # DeviceTime offset while a channel has "clock_drift"
 
     def __post_init__(self) -> None:
         if not is_device_id(self.device_id):
@@ -254,6 +257,10 @@ class SimDevice:
         self._keepalive_misses = 0
         self.media_calls: dict[str, sim_media.SimCall] = {}
         self.state = sim_messages.SimState()
+        self.video_faults: dict[str, str] = {}
+        for cid, fault in config.video_faults.items():
+            self.set_video_fault(cid, fault)
+        self.ptz_moves: dict[str, int] = {}
 
     # ------------------------------------------------------------ identity
     @property
@@ -305,6 +312,21 @@ class SimDevice:
         elif not on and was_offline and self._running:
             self._running = False
             self.start()
+
+    def set_video_fault(self, channel_id: str, fault: str | None) -> None:
+        """Give one channel a video fault (None heals it); new INVITEs show it."""
+        self.channel(channel_id)  # KeyError for an unknown channel
+        if fault:
+            self.video_faults[channel_id] = sim_media.parse_video_fault(fault)
+        else:
+            self.video_faults.pop(channel_id, None)
+
+    def device_time(self) -> str:
+        """``DeviceTime``, off by ``clock_drift_s`` when a channel has the clock_drift fault."""
+        drift = self.config.clock_drift_s or 300.0
+        if "clock_drift" in self.video_faults.values():
+            return (datetime.now(LOCAL_TZ) + timedelta(seconds=drift)).strftime("%Y-%m-%dT%H:%M:%S")
+        return local_time()
 
     # -------------------------------------------------------- registration
     async def register(self, expires: int | None = None) -> int:
@@ -735,7 +757,7 @@ class SimDevice:
         body = manscdp.device_status_response(
             msg.sn,
             msg.device_id or self.device_id,
-            device_time=local_time(),
+            device_time=self.device_time(),
             alarms=[(c, "ALARM") for c in sorted(self.active_alarms)],
             charset=self.config.charset,
         )
@@ -797,6 +819,8 @@ class SimDevice:
             del self.ptz_log[:-PTZ_LOG_MAX]
         log.info("sim PTZ %s %s %s", self.device_id, channel_id, action)
         sim_messages.after_ptz(self, channel_id, cmd)
+        if self.video_faults.get(channel_id) != "ptz_ignored" and cmd.describe() != "stop":
+            self.ptz_moves[channel_id] = self.ptz_moves.get(channel_id, 0) + 1
         presets = self.presets.get(channel_id)
         if presets is not None and 1 <= cmd.d2 <= 255:
             if cmd.cmd == PRESET_SET:

@@ -40,6 +40,7 @@ from sharpeyes.gb28181.sdp import SdpError, parse_sdp, parse_ssrc, play_answer
 from sharpeyes.media.detect import nal_payloads
 from sharpeyes.media.psmux import PsMuxer, pack_header, packetize_rtp
 from sharpeyes.media.rtp import build_rtp, frame_rfc4571
+from sharpeyes.media.testscene import FAULTS as SCENE_FAULTS
 from sharpeyes.media.testvideo import (
     CLOCK,
     EncodedFrame,
@@ -58,6 +59,30 @@ log = logging.getLogger("sharpeyes.sim")
 
 MEDIA_FAULTS = frozenset({"invite_reject", "invite_silent", "no_media", "wrong_ssrc"})
 MEDIA_QUIRKS = frozenset({"sdp_bad_ssrc"})
+# Per-channel video faults (``SimDevice.set_video_fault``): pictures of a broken camera
+# (media.testscene), and behaviours: no_video (INVITE answered, no RTP), clock_drift
+# (DeviceTime off by ``SimDeviceConfig.clock_drift_s``), ptz_ignored (PTZ accepted,
+# nothing moves; a healthy simulated camera pans its picture on a PTZ move).
+PICTURE_FAULTS = SCENE_FAULTS
+VIDEO_FAULTS = PICTURE_FAULTS | {"no_video", "clock_drift", "ptz_ignored"}
+VIDEO_FAULT_ALIASES = {
+    "colour_cast": "color_cast",
+    "scene_change": "scene_moved",
+    "freeze": "frozen",
+    "dark": "black",
+    "no_rtp": "no_video",
+}
+
+
+def parse_video_fault(name: str) -> str:
+    """A fault name from the CLI/config (``colour-cast`` and ``color_cast`` alike)."""
+    key = name.strip().lower().replace("-", "_")
+    key = VIDEO_FAULT_ALIASES.get(key, key)
+    if key not in VIDEO_FAULTS:
+        raise ValueError(f"unknown video fault {name!r}; known: {', '.join(sorted(VIDEO_FAULTS))}")
+    return key
+
+
 TCP_WRITE_LIMIT = 4 * 1024 * 1024  # beyond this the platform is not reading: drop frames
 _PAYLOADS = {
     "ps": (96, "PS/90000"),
@@ -82,6 +107,7 @@ class SimMediaConfig:
     audio: bool = False  # G.711A in the PS (PS only)
     patterns: int = 8  # distinct pictures shared by all cameras
     seed: int | None = None  # fixed picture; default: from the channel ID
+    picture: str = "scene"  # "scene" (camera-like, media.testscene) | "pattern" (testvideo)
     mtu: int = 1400
 
     def __post_init__(self) -> None:
@@ -99,7 +125,8 @@ class SimMediaConfig:
             return self.seed
         return 1 + zlib.crc32(channel_id.encode()) % self.patterns
 
-    def clip(self, seed: int) -> tuple[EncodedFrame, ...]:
+    def clip(self, seed: int, fault: str = "") -> tuple[EncodedFrame, ...]:
+        """The looped clip of one picture, showing a picture ``fault`` (see VIDEO_FAULTS)."""
         return generate_video(
             self.codec,
             width=self.width,
@@ -109,6 +136,8 @@ class SimMediaConfig:
             gop=self.gop,
             bitrate=self.bitrate,
             seed=seed,
+            picture=self.picture,
+            fault=fault if fault in PICTURE_FAULTS else "",
         )
 
     @property
@@ -158,12 +187,12 @@ def _ps_templates(
 class RtpSource:
     """Turns the looped clip into RTP packets, frame by frame (no socket, no clock)."""
 
-    def __init__(self, cfg: SimMediaConfig, *, seed: int, ssrc: int) -> None:
+    def __init__(self, cfg: SimMediaConfig, *, seed: int, ssrc: int, fault: str = "") -> None:
         self.cfg = cfg
         self.ssrc = ssrc & 0xFFFFFFFF
         self.pt = cfg.payload[0]
         self.step = CLOCK // cfg.fps
-        self._clip = cfg.clip(seed)
+        self._clip = cfg.clip(seed, fault)
         self._frames: Iterator[EncodedFrame] = loop_frames(
             self._clip, frame_duration=self.step, start_pts=CLOCK
         )
@@ -177,7 +206,7 @@ class RtpSource:
         if cfg.container == "ps":
             self._ps = PsMuxer(cfg.codec, "pcma" if cfg.audio else None)
             if not cfg.audio:
-                self._templates = _ps_templates(cfg.clip(seed), cfg.codec, cfg.mtu)
+                self._templates = _ps_templates(cfg.clip(seed, fault), cfg.codec, cfg.mtu)
         elif cfg.container == "ts":
             self._ts = TsMuxer(cfg.codec)
         self.frames_sent = 0
@@ -569,7 +598,11 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
     # The first INVITE for a picture encodes the clip: off the loop (the demo runs the
     # simulator inside the node's process). Later calls hit generate_video's cache.
     await asyncio.to_thread(cfg.clip, seed)
-    source = RtpSource(cfg, seed=seed, ssrc=sent_ssrc)
+    fault = device.video_faults.get(channel_id, "")
+    if device.ptz_moves.get(channel_id) and fault != "ptz_ignored":
+        seed = seed + 1000 * device.ptz_moves[channel_id]  # the camera looks elsewhere now
+    await asyncio.to_thread(cfg.clip, seed, fault)
+    source = RtpSource(cfg, seed=seed, ssrc=sent_ssrc, fault=fault)
     call = SimCall(
         device=device,
         channel_id=channel_id,
@@ -582,7 +615,7 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
         mode=mode,
         dest=dest,
         source=source,
-        send_media="no_media" not in faults,
+        send_media="no_media" not in faults and fault != "no_video",
         playback=playback,
     )
     fleet = device.fleet

@@ -1,6 +1,6 @@
 export default {
   app: { title: 'Public security video sharing platform', logout: 'Log out', live: 'Live', reconnecting: 'Reconnecting', events: 'Event stream' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', playback: 'Playback', plans: 'Record plans', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', map: 'Map', live: 'Live view', playback: 'Playback', plans: 'Record plans', ledger: 'Ledger', proxies: 'RTSP / ONVIF', alarms: 'Alarms', om: 'O&M', users: 'Users', sharing: 'Sharing', audit: 'Audit' },
   roles: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer', reviewer_police: 'Police reviewer', reviewer_data: 'Data bureau reviewer', department: 'Department user', auditor: 'Auditor', undefined: '' },
   login: { username: 'Username', password: 'Password', submit: 'Log in', required: 'Enter your username and password', wrong: 'Wrong username or password', throttled: 'Too many failed attempts; try again later' },
   common: {
@@ -120,5 +120,22 @@ export default {
     imported: '{created} added, {skipped} rows without a URL, {errors} errors',
     state: { idle: 'Idle', connecting: 'Connecting', streaming: 'Streaming', failed: 'Failed' },
     error: { auth_failed: 'wrong username or password', connect_failed: 'cannot connect', no_frames: 'no video', unsupported_codec: 'codec not H.264/H.265', disconnected: 'disconnected' },
+  },
+  om: {
+    rates: 'Rates', vqd: 'Video diagnosis', plans: 'Patrol plans', alarms: 'Alarm centre', orders: 'Work orders', assessment: 'Assessment',
+    target: 'target', channels: 'Points', trend: 'Daily trend', day: 'Day', started: 'Patrol of {n} channels started', patrolNow: 'Patrol online channels now',
+    rechecked: 'rechecked', name: 'Name', checks: 'Checks', interval: 'Every (s)', concurrency: 'Concurrency', run: 'Run',
+    level: 'Level', kind: 'Kind', message: 'Message', source: 'Source', count: 'Count', stateLabel: 'State', time: 'Time',
+    watch: 'Watch', ack: 'Acknowledge', handle: 'Handled', title: 'Title', assignee: 'Assignee', note: 'Note', deadline: 'Deadline',
+    overdue: 'overdue', suggestClose: 'close?', rank: 'Rank', score: 'Score',
+    by: { region: 'Region', org: 'Unit', maintainer: 'Maintainer', class: 'Point class', category: 'Key area', network: 'Network' },
+    kpi: { online: 'Online', image: 'Picture', intact: 'Intact', repair: 'Repair', recording: 'Recording' },
+    verdict: { ok: 'OK', fault: 'Fault', unreachable: 'Unreachable' },
+    fault: { signal_loss: 'signal loss', dark: 'dark', bright: 'bright', low_contrast: 'low contrast', blur: 'blur', color_cast: 'colour cast', noise: 'noise', occlusion: 'occlusion', freeze: 'frozen', scene_change: 'scene change', ptz_unresponsive: 'PTZ unresponsive' },
+    state: { active: 'Active', triggered: 'Triggered', shown: 'Shown', acknowledged: 'Acknowledged', handled: 'Handled', recovered: 'Recovered' },
+    lvl: { general: 'General', important: 'Important', urgent: 'Urgent' },
+    akind: { device_offline: 'Device offline', channel_offline: 'Channel offline', vqd_fault: 'Video quality', clock_drift: 'Clock drift', location: 'Location', recording_gap: 'Recording gap', disk_low: 'Disk low', uplink_down: 'Uplink down', media_timeouts: 'Media timeouts' },
+    ostate: { reported: 'Reported', confirmed: 'Confirmed', dispatched: 'Dispatched', feedback: 'Feedback', feedback_confirmed: 'Feedback confirmed', closed: 'Closed', rejected: 'Rejected', suspended: 'Suspended' },
+    action: { confirm: 'Confirm', dispatch: 'Dispatch', feedback: 'Feedback', confirm_feedback: 'Confirm feedback', close: 'Close', reject: 'Reject', suspend: 'Suspend', resume: 'Resume', reopen: 'Reopen' },
   },
 }

@@ -1,6 +1,6 @@
 export default {
   app: { title: '公共安全视频图像信息共享平台', logout: '退出', live: '实时', reconnecting: '重连中', events: '事件推送' },
-  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', playback: '录像回放', plans: '录像计划', ledger: '一机一档', proxies: '社会资源接入', alarms: '报警', users: '用户管理', sharing: '共享授权', audit: '审计' },
+  nav: { dashboard: '总览', resources: '资源目录', map: '地图', live: '实时视频', playback: '录像回放', plans: '录像计划', ledger: '一机一档', proxies: '社会资源接入', alarms: '报警', om: '运维', users: '用户管理', sharing: '共享授权', audit: '审计' },
   roles: { admin: '管理员', operator: '操作员', viewer: '查看员', reviewer_police: '公安审核', reviewer_data: '数据资源局审核', department: '共享单位用户', auditor: '审计员', undefined: '' },
   login: { username: '用户名', password: '密码', submit: '登录', required: '请输入用户名和密码', wrong: '用户名或密码错误', throttled: '失败次数过多，请稍后再试' },
   common: {
@@ -118,5 +118,22 @@ export default {
     imported: '新增 {created} 路，{skipped} 行无取流地址，{errors} 处错误',
     state: { idle: '空闲', connecting: '连接中', streaming: '拉流中', failed: '失败' },
     error: { auth_failed: '用户名或密码错误', connect_failed: '无法连接', no_frames: '无视频', unsupported_codec: '编码不是 H.264/H.265', disconnected: '连接断开' },
+  },
+  om: {
+    rates: '指标', vqd: '视频诊断', plans: '诊断预案', alarms: '告警中心', orders: '工单', assessment: '考核',
+    target: '目标', channels: '点位', trend: '每日趋势', day: '日期', started: '已开始巡检 {n} 路', patrolNow: '立即巡检在线点位',
+    rechecked: '已复核', name: '名称', checks: '检测项', interval: '周期(秒)', concurrency: '并发', run: '执行',
+    level: '级别', kind: '类型', message: '内容', source: '来源', count: '次数', stateLabel: '状态', time: '时间',
+    watch: '看视频', ack: '确认', handle: '处理', title: '标题', assignee: '处理人', note: '说明', deadline: '时限',
+    overdue: '超时', suggestClose: '建议关闭', rank: '排名', score: '得分',
+    by: { region: '区域', org: '单位', maintainer: '运维单位', class: '点位类别', category: '重点区域', network: '网络' },
+    kpi: { online: '在线率', image: '出图率', intact: '完好率', repair: '修复率', recording: '录像完好率' },
+    verdict: { ok: '正常', fault: '异常', unreachable: '不可达' },
+    fault: { signal_loss: '信号丢失', dark: '黑屏/过暗', bright: '过亮', low_contrast: '低对比度', blur: '模糊', color_cast: '偏色', noise: '噪声/雪花', occlusion: '遮挡', freeze: '画面冻结', scene_change: '场景变化', ptz_unresponsive: '云台失控' },
+    state: { active: '未恢复', triggered: '已触发', shown: '已展示', acknowledged: '已确认', handled: '已处理', recovered: '已恢复' },
+    lvl: { general: '一般', important: '重要', urgent: '紧急' },
+    akind: { device_offline: '设备离线', channel_offline: '通道离线', vqd_fault: '视频质量', clock_drift: '时钟偏差', location: '位置异常', recording_gap: '录像缺失', disk_low: '磁盘不足', uplink_down: '上级断开', media_timeouts: '媒体超时' },
+    ostate: { reported: '已上报', confirmed: '已确认', dispatched: '已派单', feedback: '已反馈', feedback_confirmed: '反馈已确认', closed: '已关闭', rejected: '已驳回', suspended: '已挂起' },
+    action: { confirm: '确认', dispatch: '派单', feedback: '反馈', confirm_feedback: '确认反馈', close: '关闭', reject: '驳回', suspend: '挂起', resume: '恢复', reopen: '重开' },
   },
 }
