@@ -85,6 +85,10 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
     await fleet.start()
     await fleet.register_all()
     fleet.start_keepalives()
+    from sharpeyes.sim.demo import expected_channels, seed_demo, wait_for_catalogs
+
+    await wait_for_catalogs(node, expected_channels(configs))
+    await seed_demo(node)
     host = settings.http.host if settings.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
     cameras = sum(len(c.channels) for c in configs)
     print(

@@ -781,7 +781,10 @@ class LedgerService:
                 cand = normalise_region_code(cand)
             except ValueError:
                 continue
-            if cand in index:
+            # a township the regions table lacks falls back to its nearest known ancestor
+            while len(cand) >= 2 and cand not in index:
+                cand = cand[:-1]
+            if len(cand) >= 2:
                 region = cand
                 break
         lon, lat = ch.longitude, ch.latitude
