@@ -8,11 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sharpeyes import __version__
+from sharpeyes.api.docs import mount_docs
 from sharpeyes.api.routes import (
     alarms,
     auth,
     channels,
     devices,
+    devmgmt,
     events,
     health,
     jobs,
@@ -38,13 +40,15 @@ def create_app(node: Node) -> FastAPI:
         title="sharpeyes",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from local assets by mount_docs (offline networks)
         redoc_url=None,
     )
     app.state.node = node
+    mount_docs(app, "/api/docs")
     for module in (
         health,
         auth,
+        devmgmt,  # before devices: its static paths beside /api/devices/{device_id}
         devices,
         channels,
         alarms,

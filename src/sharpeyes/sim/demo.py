@@ -82,13 +82,17 @@ async def seed_demo(node: Node, townships: int = 4) -> dict[str, int]:
     if MAINTAINER not in orgs:
         row = await ledger.create_organisation(
             SEEDER,
-            {"name": MAINTAINER, "type": "enterprise", "level": "county", "region_code": COUNTY_CODE},
+            {
+                "name": MAINTAINER,
+                "type": "enterprise",
+                "level": "county",
+                "region_code": COUNTY_CODE,
+            },
         )
         orgs[MAINTAINER] = row.id
 
     stations = {
-        p.region_code: p.id
-        for p in (await ledger.list_police_stations(SEEDER, limit=1000)).items
+        p.region_code: p.id for p in (await ledger.list_police_stations(SEEDER, limit=1000)).items
     }
     for code, name in towns:
         if code not in stations:
