@@ -121,6 +121,7 @@ async def test_alarm_filters_sources_and_unread(make_node: NodeFactory) -> None:
         r = await api.get("/api/alarms", params={"region": "34020002"})
         assert r.json()["total"] == 0
         assert (await api.get("/api/alarms", params={"region": "x1"})).status_code == 422
+        assert (await api.get("/api/alarms", params={"priority": 9})).status_code == 422
 
         await api.post(f"/api/alarms/{first['id']}/ack")
         assert (await api.get("/api/alarms/unread")).json() == {"count": 1}

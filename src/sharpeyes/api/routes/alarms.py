@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sharpeyes.api.deps import AlarmHandler, NodeDep, Reader
 from sharpeyes.api.schemas import AlarmOut, PageOut
@@ -36,7 +36,7 @@ async def list_alarms(
     device_id: Annotated[str | None, Query(max_length=20)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    priority: Annotated[list[int] | None, Query(ge=1, le=4)] = None,
+    priority: Annotated[list[Annotated[int, Field(ge=1, le=4)]] | None, Query()] = None,
     state: AlarmState | None = None,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{2,20}$")] = None,
     alarm_type: Annotated[int | None, Query(ge=0, le=99)] = None,
