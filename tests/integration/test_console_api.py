@@ -134,3 +134,42 @@ async def test_alarm_filters_sources_and_unread(make_node: NodeFactory) -> None:
     finally:
         await fleet.stop()
         await api.aclose()
+
+
+async def test_saved_views_are_per_user(make_node: NodeFactory) -> None:
+    node = await make_node()
+    admin = await login(node)
+    try:
+        r = await admin.post(
+            "/api/users",
+            json={"username": "op1", "password": "op1-password-9", "role": "operator"},
+        )
+        assert r.status_code in (200, 201), r.text
+        op = await login(node, "op1", "op1-password-9")
+        body = {"kind": "layout", "name": "早班", "layout": 4, "channels": [1, None, 2]}
+        r = await admin.put("/api/console/views", json=body)
+        assert r.status_code == 200, r.text
+        saved = r.json()
+        assert saved["data"] == {"channels": [1, None, 2], "layout": 4}
+        # same name again replaces, does not duplicate
+        r = await admin.put("/api/console/views", json=body | {"channels": [3]})
+        assert r.json()["id"] == saved["id"] and r.json()["data"]["channels"] == [3]
+        group = {"kind": "group", "name": "城关镇", "channels": [1, 2, 3], "dwell": 5}
+        assert (await admin.put("/api/console/views", json=group)).status_code == 200
+        assert len((await admin.get("/api/console/views?kind=layout")).json()) == 1
+        assert len((await admin.get("/api/console/views?kind=group")).json()) == 1
+        # another user sees none of them and cannot delete them
+        assert (await op.get("/api/console/views?kind=layout")).json() == []
+        assert (await op.delete(f"/api/console/views/{saved['id']}")).status_code == 404
+        # bad input is a 422 with a message
+        bad = await admin.put("/api/console/views", json=body | {"layout": 5})
+        assert bad.status_code == 422
+        bad = await admin.put("/api/console/views", json=group | {"channels": []})
+        assert bad.status_code == 422
+        bad = await admin.put("/api/console/views", json=group | {"dwell": 1})
+        assert bad.status_code == 422
+        assert (await admin.delete(f"/api/console/views/{saved['id']}")).status_code == 204
+        assert (await admin.get("/api/console/views?kind=layout")).json() == []
+        await op.aclose()
+    finally:
+        await admin.aclose()

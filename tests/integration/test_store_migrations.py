@@ -37,6 +37,8 @@ TABLES = {
     "jobs",
     "camera_map_cells",
     "camera_map_state",
+    # 0009: console saved views
+    "console_views",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -21,6 +21,11 @@ const routes = [
       { path: 'ledger/cameras/:id', name: 'ledger-camera', component: () => import('./views/CameraRecordView.vue'), props: true },
       { path: 'alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
+      // --- issue 17 (console)
+      { path: 'devices', name: 'devmgmt', component: () => import('./views/DeviceManagementView.vue') },
+      { path: 'reconciliation', name: 'recon', component: () => import('./views/ReconciliationView.vue') },
+      { path: 'ledger/data/:kind?', name: 'ledger-data', component: () => import('./views/LedgerDataView.vue'), props: true },
+      // --- end issue 17
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
     ],
   },

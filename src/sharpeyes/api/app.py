@@ -13,6 +13,7 @@ from sharpeyes.api.routes import (
     alarms,
     auth,
     channels,
+    console,
     devices,
     devmgmt,
     events,
@@ -59,6 +60,7 @@ def create_app(node: Node) -> FastAPI:
         jobs,
         streams,
         ui,
+        console,
     ):
         app.include_router(module.router)
 

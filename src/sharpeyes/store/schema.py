@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sharpeyes.console.models  # console_views
 import sharpeyes.jobs
 import sharpeyes.ledger.models  # noqa: F401  (registers the ledger tables)
 from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
