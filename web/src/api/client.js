@@ -107,6 +107,7 @@ export const api = {
   get: (path, query, opts) => request('GET', path, { query, ...opts }),
   post: (path, json, opts) => request('POST', path, { json, ...opts }),
   patch: (path, json, opts) => request('PATCH', path, { json, ...opts }),
+  put: (path, json, opts) => request('PUT', path, { json, ...opts }),
   del: (path, opts) => request('DELETE', path, opts),
   upload: (path, form, opts) => request('POST', path, { form, ...opts }),
   raw: (method, path, opts) => request(method, path, { raw: true, ...opts }),
