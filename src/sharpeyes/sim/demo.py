@@ -51,6 +51,20 @@ def expected_channels(configs: list[SimDeviceConfig]) -> int:
     return sum(len(c.channels) for c in configs if not (c.faults & skip))
 
 
+async def provision_county(node: Node, configs: list[SimDeviceConfig]) -> int:
+    """Add every county device to the node before it registers, as an operator
+    entering the installer's list would: the ones that never come online (or use a
+    wrong password) are then listed as never registered instead of missing."""
+    from sharpeyes.devices.provision import provision
+
+    added = 0
+    for cfg in configs:
+        if node.registry.get(cfg.device_id) is None:
+            await provision(node.registry, cfg.device_id, name=cfg.name)
+            added += 1
+    return added
+
+
 def _network(code: str) -> str:
     digit = int(code[13]) if len(code) == 20 and code[13].isdigit() else 0
     for name, digits in NETWORK_CODE_DIGITS.items():

@@ -42,6 +42,7 @@ export const zhCN17 = {
   },
   mapX: { search: '搜索点位名称或编码', locate: '定位', box: '框选', radius: '圈选', toLive: '送到实时视频 ({n})', layer: '底图', offline: '离线底图', tiles: '瓦片服务' },
   nav17: { devmgmt: '设备管理', recon: '应接未接', ledgerPages: '档案资料' },
+  historyAction: { create: '新建', update: '修改', delete: '删除', sync: '从设备同步', import: '导入', revalidate: '重新校验', fromChannel: '来自通道 {code}' },
 }
 
 export const en17 = {
@@ -85,4 +86,5 @@ export const en17 = {
   },
   mapX: { search: 'Search a camera by name or code', locate: 'Locate', box: 'Box select', radius: 'Radius select', toLive: 'Send to live ({n})', layer: 'Basemap', offline: 'Offline basemap', tiles: 'Tile server' },
   nav17: { devmgmt: 'Devices', recon: 'Reconciliation', ledgerPages: 'Ledger data' },
+  historyAction: { create: 'Created', update: 'Changed', delete: 'Deleted', sync: 'Synced from device', import: 'Imported', revalidate: 'Revalidated', fromChannel: 'from channel {code}' },
 }
