@@ -21,7 +21,6 @@ def test_alembic_info_is_quiet_after_setup() -> None:
         cli._setup_logging("info")
         assert not logging.getLogger("alembic.runtime.plugins").isEnabledFor(logging.INFO)
         assert logging.getLogger("alembic").isEnabledFor(logging.WARNING)
-        assert logging.getLogger("sharpeyes").isEnabledFor(logging.INFO)
     finally:
         root.setLevel(saved[0])
         logging.getLogger("alembic").setLevel(saved[1])
