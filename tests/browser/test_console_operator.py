@@ -143,6 +143,12 @@ async def test_first_pages_are_populated(cpage: Any, county: County, shots: Shot
     await page.get_by_test_id("nav-map").click()
     await wait_attr(page, "map-total", "data-total", str(county.channels))
     assert await page.get_by_test_id("map-empty-hint").count() == 0
+    # zoomed to the county, the offline basemap shows prefecture boundaries and names
+    await page.wait_for_function(
+        "sel => Number(document.querySelector(sel)?.dataset.prefectures || 0) >= 1",
+        arg=tid("map"),
+    )
+    await page.get_by_test_id("map-region-label").filter(has_text="六安市").wait_for()
     await shots(page, "map")
 
     # quality report as a page: townships by name, nothing unassigned, all complete
