@@ -25,6 +25,7 @@ from sharpeyes.sim.county import build_county
 from sharpeyes.sim.demo import expected_channels, provision_county, seed_demo, wait_for_catalogs
 from sharpeyes.sim.device import SimDevice
 from sharpeyes.sim.fleet import SimFleet
+from sharpeyes.sim.media import SimMediaConfig
 from tests.integration.conftest import NodeFactory, login
 from tests.integration.devices_helpers import device_id, eventually, fleet_for, ipc
 
@@ -60,6 +61,8 @@ async def county(make_node: NodeFactory, web_dist: Path) -> AsyncIterator[County
         misbehaving=False,
         keepalive_interval=5,
     )
+    for cfg in configs:  # light video: a 16-grid must not starve a shared CI machine
+        cfg.media = SimMediaConfig(fps=5, gop=5, frames=10, bitrate=150_000)
     fleet = fleet_for(node)
     devices = [fleet.add(c) for c in configs]
     wrong = fleet.add(ipc(5, password="wrong-password-1"))
