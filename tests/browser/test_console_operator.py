@@ -448,7 +448,7 @@ async def test_users_pick_regions_from_the_tree(cpage: Any, county: County, shot
     await ui_login(page)
     await page.get_by_test_id("nav-users").click()
     await page.get_by_test_id("user-add").click()
-    picker = page.get_by_test_id("user-region-picker")
+    picker = page.get_by_test_id("user-region-picker").first  # the select (its tree shares the id)
     await picker.wait_for()
     await picker.click()
     await page.get_by_test_id("region-option-34").wait_for()
