@@ -409,9 +409,9 @@ async def test_alarm_arrives_live_and_is_acknowledged(page: Any, site: Site, sho
     await wait_attr(page, f"alarm-state-{alarm_id}", "data-state", "acked")
     stored = (await site.api.get("/api/alarms", params={"device_id": cam.device_id})).json()
     assert stored["items"][0]["acknowledged_by"] == "admin"
-    # the dashboard lists it among the recent alarms
+    # the dashboard lists it among the recent alarms, by the camera's name (issue 17)
     await page.get_by_test_id("nav-dashboard").click()
-    await page.get_by_test_id("recent-alarms").get_by_text(cam.channels[0].channel_id).wait_for()
+    await page.get_by_test_id("recent-alarms").get_by_text(cam.channels[0].name).wait_for()
     assert page.console_log.errors == [], page.console_log.errors
 
 
