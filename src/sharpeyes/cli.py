@@ -21,6 +21,8 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic logs its plugin setup at INFO on every start; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _run(coro: object) -> None:
@@ -57,6 +59,13 @@ async def _serve(settings: Settings) -> None:
         await node.stop()
 
 
+def _bind_text(host: str) -> str:
+    """How a bind address reads in the banner: 0.0.0.0 is every interface, not loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return f"{host or '0.0.0.0'} (all interfaces)"
+    return host
+
+
 def _demo_password(data_dir: Path) -> str:
     """One random admin password per demo data folder, kept beside the database."""
     path = data_dir / "admin-password.txt"
@@ -83,9 +92,20 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
     fleet = SimFleet(server=("127.0.0.1", node.stack.port), server_id=sip.id, domain=sip.domain)
     for cfg in configs:
         fleet.add(cfg)
+    from sharpeyes.sim.demo import (
+        expected_channels,
+        provision_county,
+        seed_demo,
+        wait_for_catalogs,
+    )
+
+    await provision_county(node, configs)
     await fleet.start()
     await fleet.register_all()
     fleet.start_keepalives()
+
+    await wait_for_catalogs(node, expected_channels(configs))
+    await seed_demo(node)
     host = settings.http.host if settings.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
     cameras = sum(len(c.channels) for c in configs)
     print(
@@ -96,7 +116,8 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
                 f"  console:   http://{host}:{node.http_port}/",
                 f"  API docs:  http://{host}:{node.http_port}/api/docs",
                 f"  login:     admin / {settings.auth.admin_password}",
-                f"  SIP:       {sip.id}@{sip.domain} on udp+tcp {host}:{node.stack.port}",
+                f"  SIP:       {sip.id}@{sip.domain} on udp+tcp {_bind_text(sip.host)}:"
+                f"{node.stack.port}",
                 f"             device password {sip.password}",
                 f"  simulated: {len(configs)} devices, {cameras} cameras (data in {data_dir}/)",
                 "  stop with Ctrl-C",

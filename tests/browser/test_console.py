@@ -312,6 +312,7 @@ async def test_live_view_plays_video_in_two_cells(page: Any, site: Site, shots: 
     await ui_login(page)
     await page.get_by_test_id("nav-live").click()
     await page.get_by_test_id("grid-4").click()
+    await page.get_by_test_id("live-debug-toggle").click()  # codec/kbps overlay is opt-in
     await expand(page, f"tree-device-{site.nvr.device_id}")
     await drop_channel(page, dome.channel_id, 0)
     await _video_plays(page, "video-0")
@@ -408,9 +409,9 @@ async def test_alarm_arrives_live_and_is_acknowledged(page: Any, site: Site, sho
     await wait_attr(page, f"alarm-state-{alarm_id}", "data-state", "acked")
     stored = (await site.api.get("/api/alarms", params={"device_id": cam.device_id})).json()
     assert stored["items"][0]["acknowledged_by"] == "admin"
-    # the dashboard lists it among the recent alarms
+    # the dashboard lists it among the recent alarms, by the camera's name (issue 17)
     await page.get_by_test_id("nav-dashboard").click()
-    await page.get_by_test_id("recent-alarms").get_by_text(cam.channels[0].channel_id).wait_for()
+    await page.get_by_test_id("recent-alarms").get_by_text(cam.channels[0].name).wait_for()
     assert page.console_log.errors == [], page.console_log.errors
 
 
@@ -481,7 +482,7 @@ async def test_hls_fallback_plays(page: Any, site: Site) -> None:
     dome = site.nvr.channels[0]
     await ui_login(page)
     pk = (await site.api.get("/api/channels", params={"q": dome.channel_id})).json()["items"][0]
-    await page.goto(f"/live?ch={pk['id']}&player=hls")
+    await page.goto(f"/live?ch={pk['id']}&player=hls&debug=1")
     await wait_attr(page, "cell-0", "data-channel", dome.channel_id)
     await _video_plays(page, "video-0", seconds=40)
     assert "HLS" in await page.get_by_test_id("video-0-info").inner_text()

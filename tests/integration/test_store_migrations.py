@@ -69,6 +69,8 @@ TABLES = {
     "om_alarms",
     "work_orders",
     "work_order_events",
+    # 0009: console saved views
+    "console_views",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

@@ -27,6 +27,11 @@ const routes = [
       { path: 'devices/:id', name: 'device', component: () => import('./views/DeviceDetailView.vue'), props: true },
       { path: 'sharing', name: 'sharing', component: () => import('./views/SharingView.vue') },
       { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue') },
+      // --- issue 17 (console)
+      { path: 'devices', name: 'devmgmt', component: () => import('./views/DeviceManagementView.vue') },
+      { path: 'reconciliation', name: 'recon', component: () => import('./views/ReconciliationView.vue') },
+      { path: 'ledger/data/:kind?', name: 'ledger-data', component: () => import('./views/LedgerDataView.vue'), props: true },
+      // --- end issue 17
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
     ],
   },

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sharpeyes import __version__
+from sharpeyes.api.docs import mount_docs
 from sharpeyes.api.routes import (
     alarms,
     apps,
@@ -19,7 +20,9 @@ from sharpeyes.api.routes import (
     auth,
     cascade,
     channels,
+    console,
     devices,
+    devmgmt,
     events,
     health,
     jobs,
@@ -55,14 +58,16 @@ def create_app(node: Node) -> FastAPI:
         title="sharpeyes",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from local assets by mount_docs (offline networks)
         redoc_url=None,
     )
     app.state.node = node
+    mount_docs(app, "/api/docs")
     for module in (
         health,
         ops,
         auth,
+        devmgmt,  # before devices: its static paths beside /api/devices/{device_id}
         devices,
         channels,
         alarms,
@@ -82,6 +87,7 @@ def create_app(node: Node) -> FastAPI:
         sharing,
         apps,
         audit,
+        console,
     ):
         app.include_router(module.router)
 

@@ -2,9 +2,11 @@
 fallback: every GET outside ``/api`` that names no file gets ``index.html``, so
 ``/map`` or ``/devices/…`` survive a reload.
 
-The folder is ``[ui] dist`` (``SHARPEYES_UI__DIST``) or the repository's
-``web/dist``. When it has not been built, ``/`` answers a short page saying how
-to build it, so ``sharpeyes serve`` works without npm.
+The folder is ``[ui] dist`` (``SHARPEYES_UI__DIST``); else the repository's
+``web/dist`` when running from a clone (``make run``); else the copy packaged in
+``sharpeyes/console/dist`` by the wheel/sdist build (``pip install`` — no Node.js
+needed). When none has been built, ``/`` answers a short page saying how to
+build it, so ``sharpeyes serve`` works without npm.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 import sharpeyes
 
 REPO_DIST = Path(sharpeyes.__file__).resolve().parents[2] / "web" / "dist"
+PACKAGED_DIST = Path(sharpeyes.__file__).resolve().parent / "console" / "dist"
 
 NOT_BUILT = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>sharpeyes</title>
@@ -38,8 +41,15 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
 
-def dist_dir(configured: str | None) -> Path:
-    return Path(configured).resolve() if configured else REPO_DIST
+def dist_dir(
+    configured: str | None, repo: Path = REPO_DIST, packaged: Path = PACKAGED_DIST
+) -> Path:
+    """The configured folder, else a clone's fresh build, else the packaged one."""
+    if configured:
+        return Path(configured).resolve()
+    if (repo / "index.html").is_file() or not (packaged / "index.html").is_file():
+        return repo
+    return packaged
 
 
 def mount_console(app: FastAPI, dist: Path) -> None:

@@ -74,8 +74,12 @@ class AlarmService:
         async with self.db.session() as s:
             s.add(alarm)
             await s.commit()
+        from sharpeyes.devices.alarm_views import alarm_source
+
+        source = await alarm_source(self.db, device_id, alarm.alarm_device_id)
         self.bus.publish(
             "alarm",
+            **source,
             id=alarm.id,
             device_id=device_id,
             alarm_device_id=alarm.alarm_device_id,

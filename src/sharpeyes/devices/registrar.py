@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sharpeyes.devices.reg_failures import RegistrationFailures
 from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.gb28181 import digest
 from sharpeyes.gb28181.deviceid import is_device_id
@@ -85,6 +86,7 @@ class Registrar:
         )
         self.stats = {"ok": 0, "challenged": 0, "forbidden": 0, "throttled": 0, "sha256": 0}
         self.sha256_devices: set[str] = set()
+        self.failures = RegistrationFailures()
 
     def _algorithms(self, device_id: str) -> list[str]:
         mode = self.policy.sha256
@@ -125,6 +127,7 @@ class Registrar:
         count: bool = True,
     ) -> SipResponse:
         self.stats["forbidden"] += 1
+        self.failures.record(device_id, reason, 403, peer.host, peer.port, now)
         if count:
             self.throttle.record_failure((peer.host, device_id), now)
             self.ip_throttle.record_failure(peer.host, now)
@@ -142,6 +145,9 @@ class Registrar:
         )
         if retry:
             self.stats["throttled"] += 1
+            self.failures.record(
+                device_id, "Too Many Failed Attempts", 403, peer.host, peer.port, now
+            )
             return response_for(
                 req,
                 403,
@@ -211,6 +217,7 @@ class Registrar:
                 if not was_online and self.on_registered is not None:
                     self.on_registered(device_id)
         self.stats["ok"] += 1
+        self.failures.clear(device_id)
         headers = [("Date", self.local_date(now)), ("Expires", str(expires))]
         if contact:
             headers.insert(0, ("Contact", contact))

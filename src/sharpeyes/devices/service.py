@@ -80,8 +80,21 @@ class DeviceService:
         q: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        region: str | None = None,
+        manufacturer: str | None = None,
+        transport: str | None = None,
     ) -> Page:
         stmt = scope_devices(select(Device), principal)
+        if region:  # the device's own code or any of its channels' civil codes
+            ch = select(Channel.id).where(
+                Channel.device_id == Device.id,
+                Channel.civil_code.startswith(region, autoescape=True),
+            )
+            stmt = stmt.where(or_(Device.id.startswith(region, autoescape=True), ch.exists()))
+        if manufacturer:
+            stmt = stmt.where(Device.manufacturer.contains(manufacturer, autoescape=True))
+        if transport:
+            stmt = stmt.where(Device.transport == transport)
         if online is not None:
             stmt = stmt.where(Device.online == online)
         if admission:

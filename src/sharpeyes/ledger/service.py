@@ -824,7 +824,10 @@ class LedgerService:
                 cand = normalise_region_code(cand)
             except ValueError:
                 continue
-            if cand in index:
+            # a township the regions table lacks falls back to its nearest known ancestor
+            while len(cand) >= 2 and cand not in index:
+                cand = cand[:-1]
+            if len(cand) >= 2:
                 region = cand
                 break
         lon, lat = ch.longitude, ch.latitude
@@ -1267,6 +1270,11 @@ class LedgerService:
             "region_prefix": self.settings.naming_region_prefix,
         }
         out["required_fields"] = self.settings.required_fields
+        from sharpeyes.ledger.survey_form import CAMERA_FORM
+
+        # the survey form's own column words, for showing field names to people
+        out["field_labels"] = {c.field: c.flat_header for c in CAMERA_FORM.columns}
+        out["field_labels"]["coordinates"] = "经纬度"
         return out
 
     # ================================================================ helpers
@@ -1455,6 +1463,8 @@ def _compare(rec: dict[str, Any], channel: Channel | None) -> dict[str, Any]:
             "ledger": [lon, lat],
             "device": [channel.longitude, channel.latitude],
             "distance_m": dist,
+            # within a centimetre (six decimals) counts as the same point
+            "same": dist is not None and dist < 0.01,
         }
     return out
 

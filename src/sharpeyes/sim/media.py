@@ -28,7 +28,7 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
@@ -36,7 +36,7 @@ from sharpeyes.gb28181 import mansrtsp
 from sharpeyes.gb28181.manscdp import build_manscdp
 from sharpeyes.gb28181.message import SipParseError, SipRequest, SipResponse, parse_name_addr
 from sharpeyes.gb28181.message import response_for as _response_for
-from sharpeyes.gb28181.sdp import SdpError, parse_sdp, parse_ssrc, play_answer
+from sharpeyes.gb28181.sdp import MediaDescription, SdpError, parse_sdp, parse_ssrc, play_answer
 from sharpeyes.media.detect import nal_payloads
 from sharpeyes.media.psmux import PsMuxer, pack_header, packetize_rtp
 from sharpeyes.media.rtp import build_rtp, frame_rfc4571
@@ -537,6 +537,25 @@ def _calls(device: SimDevice) -> dict[str, SimCall]:
     return device.media_calls
 
 
+def _wants_sub_stream(m: MediaDescription) -> bool:
+    """True when the offer selects a stream other than the main one, as GB devices read
+    it: ``a=streamnumber:`` (GB/T 28181-2022) or the widespread ``a=streamprofile:``."""
+    for name, value in m.attributes:
+        if name in ("streamnumber", "streamprofile") and (value or "0").strip() not in ("", "0"):
+            return True
+    return False
+
+
+def _sub_stream(cfg: SimMediaConfig) -> SimMediaConfig:
+    """The sub-stream: half the width and height (even), a quarter of the bitrate."""
+    return replace(
+        cfg,
+        width=max(32, cfg.width // 4 * 2),
+        height=max(32, cfg.height // 4 * 2),
+        bitrate=max(50_000, cfg.bitrate // 4),
+    )
+
+
 async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
     """Answer a live INVITE like a GB camera (see the module docstring)."""
     faults = device.faults
@@ -583,6 +602,8 @@ async def on_invite(device: SimDevice, req: SipRequest) -> SipResponse | None:
     elif offer.operation != "play":
         return _response_for(req, 488, f"s={offer.session_name} not supported", to_tag=to_tag)
     cfg = device.config.media or SimMediaConfig()
+    if _wants_sub_stream(m):
+        cfg = _sub_stream(cfg)
     if m.tcp:
         mode = "tcp-active" if m.setup in (None, "passive", "actpass") else "tcp-passive"
     else:

@@ -17,6 +17,7 @@ from typing import Any
 
 import sharpeyes.audit.models
 import sharpeyes.cascade.models
+import sharpeyes.console.models  # console_views
 import sharpeyes.health.models
 import sharpeyes.jobs
 import sharpeyes.ledger.models

@@ -1,6 +1,11 @@
 import { createI18n } from 'vue-i18n'
 import zhCN from './zh-CN.js'
 import en from './en.js'
+// --- issue 17 (console) messages: a separate block, merged below
+import { zhCN17, en17 } from './console17.js'
+Object.assign(zhCN, zhCN17)
+Object.assign(en, en17)
+// --- end issue 17
 
 const KEY = 'sharpeyes.lang'
 function initial() {

@@ -35,9 +35,20 @@ async def list_devices(
     q: Annotated[str | None, Query(max_length=64)] = None,
     offset: Offset = 0,
     limit: Limit = 100,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{2,20}$")] = None,
+    manufacturer: Annotated[str | None, Query(max_length=64)] = None,
+    transport: Annotated[str | None, Query(pattern="^(udp|tcp)$")] = None,
 ) -> PageOut[DeviceOut]:
     page = await node.devices.list_devices(
-        principal, online=online, admission=admission, q=q, offset=offset, limit=limit
+        principal,
+        online=online,
+        admission=admission,
+        q=q,
+        offset=offset,
+        limit=limit,
+        region=region,
+        manufacturer=manufacturer,
+        transport=transport,
     )
     return PageOut[DeviceOut](
         items=[DeviceOut.model_validate(d) for d in page.items],
