@@ -178,6 +178,7 @@ class Node:
             live=self.live,
             ledger=self.ledger,
             jobs=self.jobs,
+            recording=self.recording,  # 录像完好率 from the recording domain's per-day figure
         )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""

@@ -133,6 +133,12 @@ async def test_plan_records_segments_gaps_and_playback_from_them(
         r = await api.get(f"/api/channels/{cam.pk}/recordings/integrity")
         integ = r.json()
         assert integ["scheduled_s"] == 86400 and 0 < integ["ratio"] < 0.01
+        # … and as the health domain's 录像完好 per channel-day: far below the intact ratio
+        today = integ["day"]
+        code = cam.channel["channel_id"]
+        assert await node.recording.recording_intact(
+            {code, "00000000000000000000"}, today, today
+        ) == {(code, today): False}
     finally:
         await cam.fleet.stop()
 

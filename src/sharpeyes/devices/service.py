@@ -159,6 +159,19 @@ class DeviceService:
             raise NotFound(str(channel_pk))
         return ch
 
+    async def channel_pks_by_code(self, codes: set[str]) -> dict[str, list[int]]:
+        """Channel pks per GB code (no scope: for other domains' own roll-ups)."""
+        out: dict[str, list[int]] = {}
+        if not codes:
+            return out
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(Channel.channel_id, Channel.id).where(Channel.channel_id.in_(codes))
+            )
+            for code, pk in rows:
+                out.setdefault(code, []).append(pk)
+        return out
+
     async def get_channel_by_code(
         self, principal: Principal, channel_id: str, device_id: str | None = None
     ) -> Channel:

@@ -199,6 +199,47 @@ class HealthService:
                 )
         elif event.type.startswith("ledger.") or event.type == "catalog.changed":
             self.attributes.invalidate()
+        else:
+            await self._platform_condition(event, at)
+
+    async def _platform_condition(self, event: Event, at: datetime) -> None:
+        """Platform alarms from other domains' events: an upper-platform link down, the
+        recording disk guard, an RTSP pull's reconnect storm."""
+        d = event.data
+        if event.type == "cascade.upper.state":
+            key = f"{AlarmKind.UPLINK_DOWN}:{d.get('upper_id')}"
+            if d.get("state") == "failed":
+                await self.alarms.raise_condition(
+                    AlarmKind.UPLINK_DOWN,
+                    key,
+                    now=at,
+                    device_id=d.get("server_id"),
+                    message=f"上级平台链路中断 ({d.get('error') or 'failed'})",
+                )
+            elif d.get("state") in ("registered", "disabled"):
+                await self.alarms.clear_condition(key, now=at)
+        elif event.type == "recording.disk_guard":
+            await self.alarms.raise_condition(
+                AlarmKind.DISK_LOW,
+                f"{AlarmKind.DISK_LOW}:recording",
+                now=at,
+                value=float(d.get("deleted") or 0),
+                message=f"录像磁盘空间不足：提前删除 {d.get('deleted')} 个未到期录像段",
+                detail={k: d.get(k) for k in ("used_bytes", "quota_bytes", "min_free_percent")},
+            )
+        elif event.type == "proxy.reconnect_storm":
+            await self.alarms.raise_condition(
+                AlarmKind.MEDIA_TIMEOUTS,
+                f"{AlarmKind.MEDIA_TIMEOUTS}:{d.get('device_id')}",
+                now=at,
+                value=float(d.get("failures") or 0),
+                device_id=d.get("device_id"),
+                message=f"拉流反复失败 ({d.get('failures')} 次)",
+            )
+        elif event.type == "proxy.state" and d.get("state") == "streaming":
+            await self.alarms.clear_condition(
+                f"{AlarmKind.MEDIA_TIMEOUTS}:{d.get('device_id') or d.get('gb_id')}", now=at
+            )
 
     async def _tick_loop(self) -> None:
         last_checkpoint = time.monotonic()

@@ -12,6 +12,7 @@ import asyncio
 import math
 import secrets
 import time
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,32 @@ class RecordingService:
             "recorded_s": round(recorded, 3),
             "ratio": round(recorded / scheduled, 4) if scheduled else None,
         }
+
+    async def recording_intact(
+        self, channel_ids: Iterable[str], from_day: str, to_day: str
+    ) -> dict[tuple[str, str], bool]:
+        """录像完好 per (channel code, local day) for the health domain's rates.
+
+        A day is intact when at least ``recording.intact_min_ratio`` of its scheduled seconds
+        were recorded; days no plan scheduled are absent (not counted), as are channels
+        that no plan names.
+        """
+        first, last = date.fromisoformat(from_day), date.fromisoformat(to_day)
+        if last < first or (last - first).days > 400:
+            return {}
+        out: dict[tuple[str, str], bool] = {}
+        pks = await self.devices.channel_pks_by_code(set(channel_ids))
+        for code, pk_list in pks.items():
+            for pk in pk_list:
+                if not await self.plans.schedules_of(pk):
+                    continue
+                day = first
+                while day <= last:
+                    ratio = (await self.integrity(pk, day))["ratio"]
+                    if ratio is not None:
+                        out[(code, day.isoformat())] = ratio >= self.settings.intact_min_ratio
+                    day += timedelta(days=1)
+        return out
 
     # -- playback of platform recordings ----------------------------------------------
 

@@ -15,6 +15,12 @@ class RecordingSettings(BaseModel):
         default=None, description="cap on the bytes segments may use (besides the disk guard)"
     )
     retention_every_s: float = Field(default=60.0, gt=0)
+    intact_min_ratio: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="录像完好: a scheduled day recorded at least this much",
+    )
     retry_backoff_s: tuple[float, float] = (2.0, 60.0)
     record_part_timeout_s: float = Field(
         default=5.0, description="RecordInfo: partial result this long after the last part"
