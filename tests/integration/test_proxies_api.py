@@ -175,3 +175,24 @@ async def test_region_scope(node: Node, api: httpx.AsyncClient) -> None:
         return (await api.get("/api/proxies")).json()["total"] == 2
 
     await eventually(listed, 5)
+
+
+async def test_deleting_proxy_device_is_refused_with_409(
+    node: Node, api: httpx.AsyncClient
+) -> None:
+    """DELETE /api/devices/{id} on a proxy's virtual device must not orphan the proxy row."""
+    r = await api.post("/api/proxies", json={"name": "门岗", "url": "rtsp://192.0.2.11/live"})
+    assert r.status_code == 201, r.text
+    p = r.json()
+    r = await api.delete(f"/api/devices/{p['gb_id']}")
+    assert r.status_code == 409, r.text
+    assert f"/api/proxies/{p['id']}" in r.json()["detail"]
+    # nothing was removed: the proxy, its device and its channel are all still there
+    assert (await api.get(f"/api/proxies/{p['id']}")).status_code == 200
+    assert (await api.get(f"/api/devices/{p['gb_id']}")).status_code == 200
+    assert (await api.get(f"/api/channels/{p['channel']}")).status_code == 200
+    # the way out the message names removes all three
+    assert (await api.delete(f"/api/proxies/{p['id']}")).status_code == 204
+    assert (await api.get(f"/api/devices/{p['gb_id']}")).status_code == 404
+    assert (await api.get(f"/api/channels/{p['channel']}")).status_code == 404
+    assert (await api.delete(f"/api/devices/{p['gb_id']}")).status_code == 404

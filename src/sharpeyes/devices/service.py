@@ -280,6 +280,9 @@ class DeviceService:
     # ----------------------------------------------------------- actions
     async def delete_device(self, principal: Principal, device_id: str) -> None:
         await self.get_device(principal, device_id)
+        hint = self.virtual.owned_by(device_id)
+        if hint:
+            raise ConflictError(f"device {device_id} is not a SIP device: {hint}")
         await self.registry.delete(device_id)
 
     async def admit(self, principal: Principal, device_id: str, admission: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -45,6 +46,16 @@ class VirtualDevices:
         self.db = db
         self.registry = registry
         self.bus = bus
+        # Each owner answers "is this device mine?" with a hint on how to remove it
+        # (or None): ``DELETE /api/devices/{id}`` refuses an owned device with 409.
+        self.owners: list[Callable[[str], str | None]] = []
+
+    def owned_by(self, device_id: str) -> str | None:
+        for owner in self.owners:
+            hint = owner(device_id)
+            if hint:
+                return hint
+        return None
 
     async def upsert(
         self,

@@ -113,6 +113,7 @@ class ProxyService:
         self.onvif = OnvifService(self)
         self.live.external.append(self.source)
         self.devices.external_ptz.append(self.onvif)
+        self.devices.virtual.owners.append(self._delete_hint)
         async with self.db.session() as s:
             proxies = list((await s.execute(select(Proxy))).scalars())
             channels = {
@@ -158,6 +159,10 @@ class ProxyService:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _delete_hint(self, device_id: str) -> str | None:
+        pid = self._by_device.get(device_id)
+        return None if pid is None else f"delete the proxy with DELETE /api/proxies/{pid}"
 
     # ---------------------------------------------- live.ExternalSource
     def owns(self, device_id: str) -> bool:
