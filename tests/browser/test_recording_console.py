@@ -1,4 +1,5 @@
-"""The playback page: a platform recording appears on the timeline and plays; pause works."""
+"""The playback page: a platform recording appears on the timeline and plays; pause works.
+The resource tree marks the channel being recorded (and only that one)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from tests.integration.devices_helpers import eventually
 
 from .conftest import Shots, Site, ui_login
-from .test_console import _video_plays
+from .test_console import _video_plays, expand
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 
@@ -35,6 +36,14 @@ async def test_playback_page_plays_a_platform_recording(
 
     await eventually(recorded, 30)
     await ui_login(page)
+    # the resource tree marks the recorded channel, and not a channel nobody records
+    await page.goto("/resources")
+    await expand(page, f"tree-device-{site.ipcs[0].device_id}")
+    await page.get_by_test_id(f"tree-rec-{ch.channel_id}").wait_for()
+    other = site.nvr.channels[0].channel_id
+    await expand(page, f"tree-device-{site.nvr.device_id}")
+    await page.get_by_test_id(f"tree-channel-{other}").wait_for()
+    assert await page.get_by_test_id(f"tree-rec-{other}").count() == 0
     await page.goto(f"/playback?ch={pk}")
     await page.get_by_test_id("tl-span-platform").first.wait_for()
     await page.get_by_test_id("playback-play").click()

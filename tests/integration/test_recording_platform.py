@@ -359,3 +359,86 @@ async def test_record_plan_crud_and_rights(make_node: NodeFactory, tmp_path: Pat
     assert (await api.get("/api/recording/plans")).json() == []
     await op.aclose()
     await vw.aclose()
+
+
+def _decoded(path: Path) -> list[Any]:
+    """Every picture of an MP4 as RGB arrays (ffprobe-independent: PyAV decodes it)."""
+    import av
+
+    with av.open(str(path)) as inp:
+        return [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
+
+
+@needs_ffmpeg
+async def test_non_admin_clip_carries_the_burned_in_watermark(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    import av
+    import numpy as np
+
+    from sharpeyes.recording.player import read_segment
+
+    node = await _node(make_node, tmp_path)
+    api = await login(node)
+    cam = await recording_camera(node, api)
+    try:
+        r = await api.post(
+            "/api/users", json={"username": "clerk", "password": "pass-word-1", "role": "operator"}
+        )
+        assert r.status_code == 201, r.text
+        operator = await login(node, "clerk", "pass-word-1")
+        await _plan(api, cam)
+        segs = await _complete(node, cam.pk, 3)
+        start, end = int(segs[0].start) + 1, int(segs[2].end) - 1
+        files: dict[str, Path] = {}
+        jobs: dict[str, dict[str, Any]] = {}
+        for who, client in (("admin", api), ("operator", operator)):
+            with node.bus.subscribe() as sub:
+                r = await client.post(
+                    f"/api/channels/{cam.pk}/clips", json={"start": start, "end": end}
+                )
+                assert r.status_code == 202, r.text
+                job_id = r.json()["job_id"]
+
+                async def done(c: httpx.AsyncClient = client, j: str = job_id) -> bool:
+                    state = (await c.get(f"/api/jobs/{j}")).json()
+                    assert state["state"] != "failed", state
+                    return state["state"] == "done"
+
+                await eventually(done, 60)
+                events = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+            audits = [e.data for e in events if e.type == "audit.view"]
+            assert [a["action"] for a in audits] == ["recording.export"]
+            assert audits[0]["detail"]["watermarked"] is (who != "admin")
+            jobs[who] = (await client.get(f"/api/jobs/{job_id}")).json()
+            f = await client.get(jobs[who]["file_url"])
+            assert f.status_code == 200
+            files[who] = tmp_path / f"{who}.mp4"
+            files[who].write_bytes(f.content)
+        assert jobs["admin"]["watermarked"] is False and jobs["operator"]["watermarked"] is True
+        admin, marked = _decoded(files["admin"]), _decoded(files["operator"])
+        assert admin and abs(len(marked) - len(admin)) <= 1  # the whole clip decodes
+
+        # the admin's clip is a stream copy: its first picture is bit-exact the recorded one
+        refs = await node.recording._refs(cam.pk, start, end)
+        t0 = jobs["admin"]["clip_start"]
+        key = next(f for ref in refs for f in read_segment(ref) if abs(f.at - t0) < 1e-3)
+        assert key.keyframe
+        ctx = av.CodecContext.create("h264", "r")
+        original = [
+            fr.to_ndarray(format="rgb24")
+            for pkt in ctx.parse(key.data) + ctx.parse(None)
+            for fr in ctx.decode(pkt)
+        ]
+        original += [fr.to_ndarray(format="rgb24") for fr in ctx.decode(None)]
+        assert np.array_equal(admin[0], original[0])
+
+        # the operator's differs where the watermark band is burned in (the bottom rows)
+        h = admin[0].shape[0]
+        band = slice(h - max(12, min(admin[0].shape[:2]) // 28) * 2, h)
+        for i in (0, len(admin) // 2):
+            diff = np.abs(admin[i][band].astype(int) - marked[i][band].astype(int)).mean()
+            assert diff > 20, diff
+        await operator.aclose()
+    finally:
+        await cam.fleet.stop()

@@ -40,12 +40,19 @@ class ForwardPlan:
     ssrc: int
     ssrc_text: str
     ssrc_echoed: bool
+    operation: str = "play"  # play | playback (a device recording, ``t=`` start/stop)
+    start: int = 0
+    stop: int = 0
 
 
 def plan_for(offer: SessionDescription, *, domain: str, serial: int) -> ForwardPlan:
     """Where and how to send, from the upper's offer (raises SdpError when unusable)."""
-    if offer.operation not in ("play",):
-        raise SdpError(f"unsupported session {offer.operation!r} (live Play only)")
+    op = offer.operation
+    if op not in ("play", "playback"):
+        raise SdpError(f"unsupported session {offer.operation!r} (Play and Playback only)")
+    start, stop = (offer.start, offer.stop) if op == "playback" else (0, 0)
+    if op == "playback" and not 0 < start < stop:
+        raise SdpError("a Playback offer needs t=<start> <stop> in Unix seconds")
     m = offer.first("video")
     host = offer.address_of(m)
     if m.tcp:
@@ -57,9 +64,9 @@ def plan_for(offer: SessionDescription, *, domain: str, serial: int) -> ForwardP
     text = (m.ssrc or offer.ssrc or "").strip()
     if text:
         ssrc = parse_ssrc(text)
-        return ForwardPlan(mode, host, m.port, ssrc, text, True)
+        return ForwardPlan(mode, host, m.port, ssrc, text, True, op, start, stop)
     made = make_ssrc(domain, serial)
-    return ForwardPlan(mode, host, m.port, int(made), made, False)
+    return ForwardPlan(mode, host, m.port, int(made), made, False, op, start, stop)
 
 
 def answer_for(

@@ -37,6 +37,8 @@ from sharpeyes.gb28181.message import (
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp
 from sharpeyes.live.audit import AuditRecord, audit
 from sharpeyes.live.service import LiveService
+from sharpeyes.live.session import EndReason, LiveSession
+from sharpeyes.sharing.principal import Principal, Role
 from sharpeyes.sip.registration import RegState
 from sharpeyes.sip.responder import (
     CatalogSubscription,
@@ -415,9 +417,12 @@ class UpperSip:
         )
         self.forwards[req.call_id] = fwd
         try:
-            session = await self.live.open_forward(
-                ch.channel_pk, fwd, started_by=f"upper:{link.cfg.server_id}"
-            )
+            if plan.operation == "playback":
+                session = await self._open_playback(link, ch, fwd, plan.start, plan.stop)
+            else:
+                session = await self.live.open_forward(
+                    ch.channel_pk, fwd, started_by=f"upper:{link.cfg.server_id}"
+                )
         except Exception as exc:  # device offline, refused, capacity …
             self.forwards.pop(req.call_id, None)
             status = getattr(exc, "status", 503)
@@ -458,6 +463,7 @@ class UpperSip:
                     "upper_id": link.cfg.upper_id,
                     "exposed_id": ch.exposed_id,
                     "transport": plan.mode.value,
+                    "operation": plan.operation,
                     "session": session.id,
                     "forward": fwd.record_id,
                 },
@@ -479,6 +485,24 @@ class UpperSip:
             ],
             body=answer.to_bytes(),
         )
+
+    async def _open_playback(
+        self, link: UpperLink, ch: SharedChannel, fwd: Forward, start: int, stop: int
+    ) -> LiveSession:
+        """The upper's ``s=Playback``: a device playback session of our own, fed to the forward.
+
+        One session per upper dialog (each has its own range and pace); when the
+        device ends it (MediaStatus 121) the forward ends and the upper gets a BYE.
+        """
+        principal = Principal(user_id=0, username=f"upper:{link.cfg.server_id}", role=Role.ADMIN)
+        grant = await self.live.history.open(
+            principal, ch.channel_pk, start, stop, audit_action=None
+        )
+        s = grant.session
+        s.viewers.add(fwd)
+        s.idle_since = None
+        s.hub.add_tap(fwd.on_frame)
+        return s
 
     def _in_dialog(self, fwd: Forward, req: SipRequest) -> SipResponse | None:
         if req.method == "ACK":
@@ -506,6 +530,12 @@ class UpperSip:
             if session is not None:
                 session.hub.remove_tap(fwd.on_frame)
             self.live.close_forward(fwd.session_id, fwd)
+            if (
+                session is not None
+                and fwd.plan.operation == "playback"
+                and session.state != "ended"
+            ):
+                self.live._end(session, EndReason.STOPPED, f"upper playback ended: {reason}")
         if bye:
             self._spawn(self._bye(fwd))
         if fwd.record_id is not None:

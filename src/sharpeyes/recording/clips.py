@@ -1,4 +1,6 @@
-"""Clip export: a range of platform segments → one MP4 (stream copy, in a worker thread).
+"""Clip export: a range of platform segments → one MP4 (in a worker thread).
+
+Stream copy for admins; re-encoded with the security watermark for everyone else.
 
 The clip starts at the keyframe at or before ``start`` (a clip must decode from
 its first frame) and ends at ``end``. Frames come out of the segments as Annex-B
@@ -17,9 +19,12 @@ from sharpeyes.recording.player import CLOCK, SegmentRef, TimedFrame, read_segme
 
 
 def export_clip(
-    segments: list[SegmentRef], start: float, end: float, dst: Path
+    segments: list[SegmentRef], start: float, end: float, dst: Path, watermark: str | None = None
 ) -> dict[str, float]:
-    """Write ``dst``; returns where the clip really starts/ends and its duration."""
+    """Write ``dst``; returns where the clip really starts/ends and its duration.
+
+    ``watermark`` (non-admin users) burns that text into every frame (re-encode).
+    """
     frames: list[TimedFrame] = []
     codec: str | None = None
     for seg in segments:
@@ -58,7 +63,7 @@ def export_clip(
         f.write(writer.init_segment())
         f.write(writer.fragment(es, end_dts=last + step))
     try:
-        duration = remux_to_mp4(part, dst)
+        duration = remux_to_mp4(part, dst, watermark)
     finally:
         part.unlink(missing_ok=True)
     return {"start": t0, "end": frames[-1].at, "duration_s": duration}

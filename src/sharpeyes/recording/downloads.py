@@ -4,7 +4,8 @@ The job opens a Download session (``a=downloadspeed``), takes the hub's fMP4
 fragments as a consumer (the same remux as viewers use), appends them to a file
 in a worker thread every half second, and stops when the device says the file is
 over (MediaStatus 121) or the requested range has arrived. The result is remuxed
-into a plain MP4 at ``result.file_url``. Progress is media time over the range.
+into a plain MP4 at ``result.file_url`` (re-encoded with the security watermark
+for non-admin users). Progress is media time over the range.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sharpeyes.live.session import EndReason, SessionKind, StreamEnded
 from sharpeyes.recording.mp4 import Mp4Error, append, remux_to_mp4
 from sharpeyes.sharing.principal import Principal, Right
 from sharpeyes.sharing.scope import require_right
+from sharpeyes.sharing.watermark import needs_watermark, watermark_text
 
 if TYPE_CHECKING:
     from sharpeyes.live.service import LiveService
@@ -82,8 +84,10 @@ class DeviceDownloads:
         require_right(principal, Right.DOWNLOAD, ch)
         params = {"channel_pk": ch.id, "start": start, "end": end, "speed": speed}
 
+        mark = watermark_text(principal, ch.channel_id) if needs_watermark(principal) else None
+
         async def run(ctx: JobContext) -> None:
-            await self._run(ctx, principal, ch.id, start, end, speed)
+            await self._run(ctx, principal, ch.id, start, end, speed, mark)
 
         state = await self.jobs.submit(principal, "download", params, run)
         audit(
@@ -96,13 +100,22 @@ class DeviceDownloads:
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
-                detail={**params, "job_id": state.id},
+                detail={**params, "job_id": state.id, "watermarked": mark is not None},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return state
 
     async def _run(
-        self, ctx: JobContext, principal: Principal, pk: int, start: int, end: int, speed: int
+        self,
+        ctx: JobContext,
+        principal: Principal,
+        pk: int,
+        start: int,
+        end: int,
+        speed: int,
+        mark: str | None = None,
     ) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         part = self.folder / f"{ctx.id}.part.mp4"
@@ -152,7 +165,7 @@ class DeviceDownloads:
             part.unlink(missing_ok=True)
             raise JobFailed(f"the download ended early: {reason}: {s.end_detail}")
         try:
-            duration = await asyncio.to_thread(remux_to_mp4, part, self.file_of(ctx.id))
+            duration = await asyncio.to_thread(remux_to_mp4, part, self.file_of(ctx.id), mark)
         except Mp4Error as exc:
             raise JobFailed(str(exc)) from exc
         finally:
@@ -164,6 +177,7 @@ class DeviceDownloads:
             media_s=round(timeline.position_s, 3),
             duration_s=round(duration, 3),
             end_reason=reason,
+            watermarked=mark is not None,
             file_url=f"/api/downloads/{ctx.id}/file",
         )
 

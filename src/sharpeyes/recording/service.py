@@ -39,6 +39,7 @@ from sharpeyes.recording.settings import RecordingSettings
 from sharpeyes.sharing.principal import Principal, Right
 from sharpeyes.sharing.scope import require_right
 from sharpeyes.sharing.stream_tokens import issue_stream_token
+from sharpeyes.sharing.watermark import needs_watermark, watermark_text
 from sharpeyes.store.db import Database
 
 SOURCES = ("device", "platform", "all")
@@ -343,6 +344,7 @@ class RecordingService:
         require_right(principal, Right.DOWNLOAD, ch)
         params = {"channel_pk": ch.id, "start": start, "end": end}
         folder = self.downloads.folder
+        mark = watermark_text(principal, ch.channel_id) if needs_watermark(principal) else None
 
         async def run(ctx: JobContext) -> None:
             refs = await self._refs(ch.id, start, end)
@@ -352,7 +354,7 @@ class RecordingService:
             await ctx.progress(0.1, segments=len(refs))
             try:
                 info = await asyncio.to_thread(
-                    export_clip, refs, start, end, self.downloads.file_of(ctx.id)
+                    export_clip, refs, start, end, self.downloads.file_of(ctx.id), mark
                 )
             except Mp4Error as exc:
                 raise JobFailed(str(exc)) from exc
@@ -363,6 +365,7 @@ class RecordingService:
                 clip_start=info["start"],
                 clip_end=info["end"],
                 duration_s=round(info["duration_s"], 3),
+                watermarked=mark is not None,
                 file_url=f"/api/downloads/{ctx.id}/file",
             )
 
@@ -377,7 +380,9 @@ class RecordingService:
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
-                detail={**params, "job_id": state.id},
+                detail={**params, "job_id": state.id, "watermarked": mark is not None},
+                org_id=principal.org_id,
+                actor=principal.actor,
             ),
         )
         return state

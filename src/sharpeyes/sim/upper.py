@@ -232,9 +232,18 @@ class SimUpper:
         return resp.status
 
     async def play(
-        self, lower_id: str, channel_id: str, *, seconds: float = 2.0, min_frames: int = 25
+        self,
+        lower_id: str,
+        channel_id: str,
+        *,
+        seconds: float = 2.0,
+        min_frames: int = 25,
+        playback: tuple[int, int] | None = None,
     ) -> PlayResult:
-        """INVITE a channel, receive until ``min_frames`` PS frames (or ``seconds``), BYE."""
+        """INVITE a channel, receive until ``min_frames`` PS frames (or ``seconds``), BYE.
+
+        ``playback`` (start, stop in Unix seconds) asks for the recording instead (9.8).
+        """
         lower = self.lowers[lower_id]
         result = PlayResult()
         loop = asyncio.get_running_loop()
@@ -256,6 +265,16 @@ class SimUpper:
             port=port,
             ssrc=ssrc,
             transport="tcp-passive" if tcp else "udp",
+            **(
+                {
+                    "session_name": "Playback",
+                    "channel_id": channel_id,
+                    "start": playback[0],
+                    "stop": playback[1],
+                }
+                if playback
+                else {}
+            ),
         )
         text = offer.to_text()
         if "no_y" in self.quirks:

@@ -12,7 +12,7 @@ export default {
     devicesOnline: 'Devices online', devicesOffline: 'Devices offline', channelsOnline: 'Channels online', onlineRate: 'Online rate',
     byRegion: 'Cameras online per township (civil code)', recentAlarms: 'Recent alarms', noRegion: 'No civil code',
   },
-  tree: { byDevice: 'By device', byRegion: 'By region', byOrg: 'By unit', search: 'Search devices or channels (name, code)', pick: 'Pick a channel on the left' },
+  tree: { recording: 'Recorded by the platform now', byDevice: 'By device', byRegion: 'By region', byOrg: 'By unit', search: 'Search devices or channels (name, code)', pick: 'Pick a channel on the left' },
   channel: {
     id: 'Channel ID', name: 'Name', device: 'Device', civilCode: 'Civil code', address: 'Address', manufacturer: 'Vendor / model',
     ptzType: 'Camera type', lonlat: 'Lon, lat', updated: 'Updated',

@@ -12,7 +12,7 @@ export default {
     devicesOnline: '设备在线', devicesOffline: '设备离线', channelsOnline: '通道在线', onlineRate: '在线率',
     byRegion: '各乡镇（区划）点位在线情况', recentAlarms: '最新报警', noRegion: '未指定区划',
   },
-  tree: { byDevice: '按设备', byRegion: '按区划', byOrg: '按单位', search: '搜索设备或通道（名称、编码）', pick: '在左侧选择一个通道' },
+  tree: { recording: '平台正在录像', byDevice: '按设备', byRegion: '按区划', byOrg: '按单位', search: '搜索设备或通道（名称、编码）', pick: '在左侧选择一个通道' },
   channel: {
     id: '通道编码', name: '名称', device: '所属设备', civilCode: '行政区划', address: '安装地址', manufacturer: '厂商/型号',
     ptzType: '摄像机类型', lonlat: '经纬度', updated: '更新时间',
