@@ -3,6 +3,10 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres
+# Tests run in parallel (pytest-xdist), a test file per worker: most of their time is
+# spent waiting on sockets, so more workers than the 2 cores pay.
+PYTEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: fuzz run test setup system web lint test-sqlite test-pg bench clean
 
@@ -40,10 +44,10 @@ lint: setup
 	$(BIN)/mypy
 
 test-sqlite: setup
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 test-pg: setup
-	SHARPEYES_TEST_PG=$(PG_URL) $(BIN)/pytest -q -m db
+	SHARPEYES_TEST_PG=$(PG_URL) $(PYTEST) -m db
 
 test: system setup web lint test-sqlite test-pg
 

@@ -168,8 +168,9 @@ def test_tcp_active_offer_means_we_listen_on_our_port() -> None:
 def test_unusable_offers_are_refused() -> None:
     with pytest.raises(SdpError):
         plan_for(parse_sdp(offer(port=0)), domain="3402010000", serial=1)
-    with pytest.raises(SdpError):
-        plan_for(parse_sdp(offer(ssrc="12ab")), domain="3402010000", serial=1)
+    # a malformed y= is no refusal (docs/interop.md): it counts as absent and we choose one
+    plan = plan_for(parse_sdp(offer(ssrc="12ab")), domain="3402010000", serial=1)
+    assert not plan.ssrc_echoed and plan.ssrc_text == "0201000001"
     o = parse_sdp(offer("TCP/RTP/AVP", "active", port=0))
     plan = plan_for(o, domain="3402010000", serial=1)
     with pytest.raises(ValueError):
