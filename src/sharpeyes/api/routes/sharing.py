@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from sharpeyes.api.deps import NodeDep, Requester, Reviewer, SharingAdmin, SharingReader
 from sharpeyes.api.params import Int64
+from sharpeyes.errors import NotFoundError
 from sharpeyes.sharing.catalogue import list_catalogue
 from sharpeyes.sharing.principal import Permission, Right, has_permission
 from sharpeyes.sharing.requests import GrantNotFound, RequestNotFound, StateConflict
@@ -111,7 +112,7 @@ async def request_channels(
     try:
         req = await node.sharing.get(principal, request_id)
     except RequestNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such request") from exc
+        raise NotFoundError("no such request") from exc
     items = await list_catalogue(node.db, ids=list(req.get("channels") or []), limit=5000)
     return {"items": items, "total": len(items)}
 
