@@ -67,6 +67,11 @@ SESSION_ENDING = frozenset(
     {("POST", "/api/auth/logout"), ("POST", "/api/auth/logout-all"), ("POST", "/api/auth/password")}
 )
 
+# The shareable catalogue is, by design, what a requester may ask for before any
+# grant: it names channels (id, code, name, civil code, position) but never their
+# device, video or addresses — so there the seed's device ID must not appear.
+CATALOGUE = frozenset({("GET", "/api/sharing/catalogue")})
+
 DEVICE = "34020000001320000777"
 CHANNEL = "34020000001310000777"
 PASSWORD = "Matrix-pass-1"
@@ -216,7 +221,10 @@ async def test_route_role_matrix_and_scope(matrix_node: Node) -> None:
                     r = await client.get(url)
                     if r.status_code in (401, 403):
                         failures.append(f"{role} GET {path} -> {r.status_code} (allowed)")
-                    if role in scoped:
+                    if role in scoped and (method, path) in CATALOGUE:
+                        if r.is_success and (DEVICE in r.text or "ip_address" in r.text):
+                            failures.append(f"{role} GET {path} shows device internals")
+                    elif role in scoped:
                         if r.is_success and (DEVICE in r.text or CHANNEL in r.text):
                             failures.append(f"{role} GET {path} shows the out-of-scope seed")
                         if addresses_seed and r.is_success:

@@ -32,6 +32,7 @@ const routes = [
       { path: 'reconciliation', name: 'recon', component: () => import('./views/ReconciliationView.vue') },
       { path: 'ledger/data/:kind?', name: 'ledger-data', component: () => import('./views/LedgerDataView.vue'), props: true },
       // --- end issue 17
+      { path: 'admin/apps', name: 'apps', component: () => import('./views/AppsView.vue'), meta: { admin: true } },
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
     ],
   },

@@ -6,6 +6,9 @@ import { zhCN17, en17 } from './console17.js'
 Object.assign(zhCN, zhCN17)
 Object.assign(en, en17)
 // --- end issue 17
+import { zhCNSharing2, enSharing2 } from './sharing2.js'
+Object.assign(zhCN, zhCNSharing2)
+Object.assign(en, enSharing2)
 
 const KEY = 'sharpeyes.lang'
 function initial() {

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from sharpeyes.api.deps import NodeDep, Requester, Reviewer, SharingAdmin, SharingReader
 from sharpeyes.api.params import Int64
+from sharpeyes.errors import NotFoundError
+from sharpeyes.sharing.catalogue import list_catalogue
 from sharpeyes.sharing.principal import Permission, Right, has_permission
 from sharpeyes.sharing.requests import GrantNotFound, RequestNotFound, StateConflict
 
@@ -86,6 +88,32 @@ async def list_requests(
     state: Annotated[str | None, Query(max_length=16)] = None,
 ) -> dict[str, Any]:
     items = await node.sharing.list(principal, box=box, state=state)
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/catalogue")
+async def channel_catalogue(
+    principal: Requester,
+    node: NodeDep,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    civil_code: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]*$")] = None,
+    limit: Annotated[Int64, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    """Shareable channels a requester may ask for: id, name, civil code, position; no video."""
+    items = await list_catalogue(node.db, q=q, civil_code_prefix=civil_code, limit=limit)
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/requests/{request_id}/channels")
+async def request_channels(
+    request_id: Int64, principal: SharingReader, node: NodeDep
+) -> dict[str, Any]:
+    """The catalogue entries of a request's explicit channels (the review map)."""
+    try:
+        req = await node.sharing.get(principal, request_id)
+    except RequestNotFound as exc:
+        raise NotFoundError("no such request") from exc
+    items = await list_catalogue(node.db, ids=list(req.get("channels") or []), limit=5000)
     return {"items": items, "total": len(items)}
 
 
