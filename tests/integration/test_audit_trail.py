@@ -118,7 +118,7 @@ async def test_every_listed_action_produces_its_row(make_node: NodeFactory) -> N
         ("logout", logout, ["auth.login", "auth.logout"]),
         ("live view", live_view, ["live.play"]),
         ("snapshot", snapshot, ["live.snapshot"]),
-        ("PTZ", ptz, ["ptz"]),
+        ("PTZ", ptz, ["device.ptz"]),
         ("ledger change", ledger_change, ["ledger.create"]),
         ("ledger export", ledger_export, ["ledger.export"]),
         ("user/role/scope change", user_change, ["user.create", "user.update"]),

@@ -34,6 +34,8 @@ def test_role_permission_table() -> None:
         Permission.ALARMS_ACK,
         Permission.LEDGER_WRITE,
         Permission.LEDGER_IMPORT,
+        Permission.PLAYBACK,  # recordings (issue 10)
+        Permission.DOWNLOAD,
     }
     assert all(has_permission(admin, p) for p in Permission)
     assert not has_permission(operator, Permission.USERS_ADMIN)

@@ -290,7 +290,7 @@ class OnvifService:
         audit(
             self.proxies.bus,
             AuditRecord(
-                action="ptz",
+                action="device.ptz",  # one name for GB and ONVIF PTZ
                 user_id=principal.user_id,
                 username=principal.username,
                 target_type="channel",
