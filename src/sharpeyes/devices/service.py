@@ -345,10 +345,9 @@ class DeviceService:
         )
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="device.alarm_reset",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=alarm.alarm_device_id,
                 device_id=alarm.device_id,

@@ -16,9 +16,12 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sharpeyes.events import EventBus
+
+if TYPE_CHECKING:
+    from sharpeyes.sharing.principal import Principal
 
 log = logging.getLogger("sharpeyes.audit")
 
@@ -37,6 +40,18 @@ class AuditRecord:
     outcome: str = "ok"  # ok | denied | failed
     org_id: int | None = None
     actor: str | None = None  # "app:<id>" for open-API calls; default "user:<user_id>"
+
+    @classmethod
+    def by(cls, principal: Principal, **fields: Any) -> AuditRecord:
+        """What ``principal`` did: user, organisation and actor (user or app) filled in,
+        so no call site can forget who acted for which organisation."""
+        return cls(
+            user_id=principal.user_id,
+            username=principal.username,
+            org_id=principal.org_id,
+            actor=principal.actor,
+            **fields,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

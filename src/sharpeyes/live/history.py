@@ -127,10 +127,9 @@ class HistoryStreams:
         if audit_action is not None:
             audit(
                 live.bus,
-                AuditRecord(
+                AuditRecord.by(
+                    principal,
                     action=audit_action,
-                    user_id=principal.user_id,
-                    username=principal.username,
                     target_type="channel",
                     target_id=ch.channel_id,
                     device_id=ch.device_id,

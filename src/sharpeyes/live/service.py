@@ -180,17 +180,14 @@ class LiveService:
         )
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="live.play",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "stream": stream, "session": session.id},
-                org_id=principal.org_id,
-                actor=principal.actor,
             ),
         )
         return PlayGrant(session, token, exp)
@@ -220,17 +217,14 @@ class LiveService:
             jpeg = await asyncio.to_thread(burn_jpeg, jpeg, text)
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="live.snapshot",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={"channel_pk": ch.id, "session": session.id},
-                org_id=principal.org_id,
-                actor=principal.actor,
             ),
         )
         return jpeg

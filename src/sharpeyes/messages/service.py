@@ -88,17 +88,14 @@ class MessageService:
         """The one audit call site for device controls, configuration and subscriptions."""
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action=action,
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type=target_type,
                 target_id=target_id,
                 device_id=device_id,
                 client_ip=client_ip,
                 detail=dict(detail),
-                org_id=principal.org_id,
-                actor=principal.actor,
             ),
         )
 

@@ -274,10 +274,9 @@ class TalkService:
         )
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="device.talk",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=session.channel_id,
                 device_id=session.device_id,

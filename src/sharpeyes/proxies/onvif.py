@@ -289,10 +289,9 @@ class OnvifService:
                 op = await cam.ptz(p.onvif_profile, action, speed, preset)
         audit(
             self.proxies.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="device.ptz",  # one name for GB and ONVIF PTZ
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,

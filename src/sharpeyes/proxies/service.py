@@ -558,10 +558,9 @@ class ProxyService:
     ) -> None:
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action=action,
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="proxy",
                 target_id=p.gb_id,
                 device_id=p.gb_id,

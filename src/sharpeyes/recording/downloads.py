@@ -92,17 +92,14 @@ class DeviceDownloads:
         state = await self.jobs.submit(principal, "download", params, run)
         audit(
             self.live.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="download.device",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={**params, "job_id": state.id, "watermarked": mark is not None},
-                org_id=principal.org_id,
-                actor=principal.actor,
             ),
         )
         return state

@@ -283,10 +283,9 @@ class RecordingService:
         )
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="playback.platform",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
@@ -372,17 +371,14 @@ class RecordingService:
         state = await self.jobs.submit(principal, "clip", params, run)
         audit(
             self.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="recording.export",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="channel",
                 target_id=ch.channel_id,
                 device_id=ch.device_id,
                 client_ip=client_ip,
                 detail={**params, "job_id": state.id, "watermarked": mark is not None},
-                org_id=principal.org_id,
-                actor=principal.actor,
             ),
         )
         return state

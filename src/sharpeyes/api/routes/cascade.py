@@ -74,10 +74,9 @@ def _audit(
 ) -> None:
     audit(
         node.bus,
-        AuditRecord(
+        AuditRecord.by(
+            principal,
             action=action,
-            user_id=principal.user_id,
-            username=principal.username,
             target_type="cascade_upper",
             target_id=target,
             device_id="",

@@ -58,10 +58,9 @@ async def create_device(
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {exc} already exists") from exc
     audit(
         node.bus,
-        AuditRecord(
+        AuditRecord.by(
+            principal,
             action="device.provision",
-            user_id=principal.user_id,
-            username=principal.username,
             target_type="device",
             target_id=body.device_id,
             device_id=body.device_id,
@@ -92,10 +91,9 @@ async def batch(
     if body.action == "delete":
         audit(
             node.bus,
-            AuditRecord(
+            AuditRecord.by(
+                principal,
                 action="device.batch_delete",
-                user_id=principal.user_id,
-                username=principal.username,
                 target_type="device",
                 target_id=",".join(r["device_id"] for r in results if r["ok"])[:512],
                 device_id="",
