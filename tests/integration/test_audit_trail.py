@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import delete, select, text, update
 from sharpeyes.audit.models import AuditEvent
 from sharpeyes.audit.service import Actor, record
 from sharpeyes.node import Node
+from sharpeyes.sim.recordings import records
 from sharpeyes.store.models import utcnow
 
 from .conftest import NodeFactory, login
@@ -109,6 +111,41 @@ async def test_every_listed_action_produces_its_row(make_node: NodeFactory) -> N
         ) as c:
             assert (await c.get("/api/channels")).status_code == 200
 
+    async def device_control() -> Any:
+        r = await admin.post(
+            f"/api/devices/{cam.device.device_id}/control", json={"command": "iframe"}
+        )
+        assert r.status_code == 200, r.text
+
+    async def device_playback() -> Any:
+        now = int(time.time())
+        cid = cam.channel["channel_id"]
+        item = next(
+            i
+            for i in records(cam.device.config.recordings, cid, now - 86400, now - 3600)
+            if i.end - i.start >= 300
+        )
+        r = await admin.post(
+            f"/api/channels/{cam.pk}/playback",
+            json={"source": "device", "start": item.start + 60, "end": item.start + 90},
+        )
+        assert r.status_code == 200, r.text
+
+    async def config_change() -> Any:
+        r = await admin.post(
+            "/api/cascade/uppers",
+            json={
+                "name": "city",
+                "server_id": "34000000002000000001",
+                "domain": "3400000000",
+                "host": "127.0.0.1",
+                "port": 9,
+                "password": "secret-1",
+                "enabled": False,
+            },
+        )
+        assert r.status_code in (200, 201), r.text
+
     async def audit_export() -> Any:
         assert (await admin.get("/api/audit/export", params={"format": "csv"})).is_success
 
@@ -130,6 +167,9 @@ async def test_every_listed_action_produces_its_row(make_node: NodeFactory) -> N
         ),
         ("revoke", share_revoke, ["share.revoke"]),
         ("app create and call", app_create_and_call, ["app.create", "app.call"]),
+        ("other controls", device_control, ["device.control"]),
+        ("playback", device_playback, ["playback.device"]),
+        ("configuration change", config_change, ["cascade.upper.create"]),
         ("audit export", audit_export, ["audit.export"]),
     ]
     try:
