@@ -149,6 +149,8 @@ class DeviceService:
         return await self._page(stmt.order_by(Channel.device_id, Channel.channel_id), offset, limit)
 
     async def get_channel(self, principal: Principal, channel_pk: int) -> Channel:
+        if not 0 < channel_pk <= 2**31 - 1:  # channels.id is 32-bit on PostgreSQL
+            raise NotFound(str(channel_pk))
         async with self.db.session() as s:
             ch = (
                 await s.execute(
