@@ -32,9 +32,11 @@ async def test_playback_page_plays_a_platform_recording(
 
     async def recorded() -> bool:
         rows = await node.recording.store.segments(pk, 0, 1e12)
-        return sum(1 for s in rows if s.complete) >= 2
+        # enough recording that playback outlasts the checks below (first frame, 2 s of
+        # advancing time, pause): with two 1 s segments it could end before the pause
+        return sum(1 for s in rows if s.complete) >= 8
 
-    await eventually(recorded, 30)
+    await eventually(recorded, 40)
     await ui_login(page)
     # the resource tree marks the recorded channel, and not a channel nobody records
     await page.goto("/resources")
