@@ -7,10 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from sharpeyes.health.models import ChannelDay
-from sharpeyes.health.rates import RateBook, day_spans
+from sharpeyes.health.models import ChannelDay, ChannelMonth
+from sharpeyes.health.rates import RateBook, _split_range, day_spans
 from sharpeyes.sharing.principal import Principal, Role
 from sharpeyes.store.db import Database
 
@@ -127,3 +127,86 @@ async def test_probes_give_image_and_intact_rates(database: Database) -> None:
         await book.rates(
             None, group_by="colour", from_day="2026-03-04", to_day="2026-03-04", now=t(4, 12)
         )
+
+
+def test_split_range_reads_whole_months_from_the_rollup() -> None:
+    assert _split_range("2026-01-01", "2026-12-31", by_month=True) == ([], ("2026-01", "2026-12"))
+    assert _split_range("2026-01-15", "2026-03-10", by_month=True) == (
+        [("2026-01-15", "2026-01-31"), ("2026-03-01", "2026-03-10")],
+        ("2026-02", "2026-02"),
+    )
+    # no whole month inside: days only; group_by=day never reads months
+    assert _split_range("2026-01-15", "2026-02-10", by_month=True) == (
+        [("2026-01-15", "2026-02-10")],
+        None,
+    )
+    assert _split_range("2026-02-01", "2026-02-28", by_month=False)[1] is None
+    assert _split_range("2024-02-01", "2024-02-29", by_month=True) == ([], ("2024-02", "2024-02"))
+
+
+def m(month: int, day: int, hh: int) -> datetime:
+    return datetime(2026, month, day, hh, tzinfo=SH).astimezone(UTC)
+
+
+async def test_month_rollup_matches_day_rows_and_serves_long_ranges(database: Database) -> None:
+    book = RateBook(database, "Asia/Shanghai", attrs)
+    await book.resume(m(1, 31, 12))
+    await book.transition(DEV, CH_A, True, m(1, 31, 12))
+    await book.transition(DEV, CH_B, True, m(1, 31, 12))
+    # A goes off across the Jan/Feb midnight (local) and again inside March
+    await book.transition(DEV, CH_A, False, m(1, 31, 22))
+    await book.transition(DEV, CH_A, True, m(2, 1, 2))
+    await book.record_probe(DEV, CH_A, m(2, 3, 9), frame_ok=True, diagnosed=True, intact=True)
+    await book.record_probe(DEV, CH_A, m(2, 3, 10), frame_ok=True, diagnosed=True, intact=False)
+    await book.record_probe(DEV, CH_B, m(2, 4, 9), frame_ok=False, diagnosed=False, intact=False)
+    await book.record_probe(DEV, CH_B, m(3, 1, 9), frame_ok=True, diagnosed=True, intact=True)
+    await book.transition(DEV, CH_A, False, m(3, 2, 6))
+    await book.checkpoint(m(3, 2, 12))
+
+    async with database.session() as s:
+        days = (await s.execute(select(ChannelDay))).scalars().all()
+        months = {
+            (r.month, r.channel_id): r for r in (await s.execute(select(ChannelMonth))).scalars()
+        }
+    want: dict[tuple[str, str], list[float]] = {}
+    for d in days:
+        w = want.setdefault((d.day[:7], d.channel_id), [0.0] * 6)
+        for i, v in enumerate(
+            (
+                d.online_s,
+                d.observed_s,
+                d.probes > 0,
+                d.frames_ok > 0,
+                d.diag_n > 0,
+                d.diag_n > 0 and d.diag_ok == d.diag_n and d.online_s > 0,
+            )
+        ):
+            w[i] += float(v)
+    got = {
+        k: [r.online_s, r.observed_s, r.probed_days, r.image_days, r.diagnosed_days, r.intact_days]
+        for k, r in months.items()
+    }
+    assert got == want
+    feb_a = months[("2026-02", CH_A)]
+    # Feb: A offline 00:00-02:00 on the 1st, else online; a day once intact then not is not
+    assert (feb_a.observed_s, feb_a.online_s) == (28 * 86400, 28 * 86400 - 2 * 3600)
+    assert (feb_a.diagnosed_days, feb_a.intact_days) == (1, 0)
+    assert feb_a.region_code == "341522000000"
+
+    # The answer over Jan 15 – Mar 31 is the same whether February is read from months…
+    kw: dict[str, Any] = {"group_by": "region", "from_day": "2026-01-15", "now": m(3, 2, 12)}
+    before = await book.rates(None, to_day="2026-03-31", **kw)
+    per_day = await book.rates(
+        None, group_by="day", from_day="2026-01-15", to_day="2026-03-31", now=m(3, 2, 12)
+    )
+    assert sum(g["online_s"] for g in before) == pytest.approx(sum(g["online_s"] for g in per_day))
+    assert sum(g["channels"] for g in before) == 2  # distinct over days and months
+    # …and it is: without February's day rows the figures do not change.
+    async with database.session() as s:
+        await s.execute(delete(ChannelDay).where(ChannelDay.day.like("2026-02-%")))
+        await s.commit()
+    assert await book.rates(None, to_day="2026-03-31", **kw) == before
+    # a scoped user sees the rollup of their regions only
+    county = Principal(user_id=2, username="c", role=Role.VIEWER, region_codes=("341522",))
+    scoped = await book.rates(county, to_day="2026-03-31", **kw)
+    assert [g["key"] for g in scoped] == ["341522"]

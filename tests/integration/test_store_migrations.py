@@ -71,6 +71,8 @@ TABLES = {
     "work_order_events",
     # 0009: console saved views
     "console_views",
+    # 0010: health monthly rollup
+    "health_months",
 }
 ALEMBIC_INI = Path(sharpeyes.store.__file__).parent / "alembic.ini"
 

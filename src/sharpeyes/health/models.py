@@ -61,6 +61,34 @@ class ChannelDay(Base):
     diag_ok: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ChannelMonth(Base):
+    """One channel's day figures summed over a local month (the rollup year queries read).
+
+    Kept in step with :class:`ChannelDay` on every write (the day's contribution is
+    applied as a delta), so a range of whole months reads ≈ 1/30 of the rows. The
+    grouping attributes are those of the latest day written in the month.
+    """
+
+    __tablename__ = "health_months"
+    __table_args__ = (Index(None, "month", "region_code"),)
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM local
+    device_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region_code: Mapped[str | None] = mapped_column(String(12))
+    owner_org_id: Mapped[int | None] = mapped_column(Integer)
+    maintainer_org_id: Mapped[int | None] = mapped_column(Integer)
+    point_class: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(32))
+    network: Mapped[str | None] = mapped_column(String(16))
+    online_s: Mapped[float] = mapped_column(Float, default=0.0)
+    observed_s: Mapped[float] = mapped_column(Float, default=0.0)
+    probed_days: Mapped[int] = mapped_column(Integer, default=0)
+    image_days: Mapped[int] = mapped_column(Integer, default=0)
+    diagnosed_days: Mapped[int] = mapped_column(Integer, default=0)
+    intact_days: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ClockCheck(Base):
     """A DeviceTime reading compared with server time (校时)."""
 

@@ -5,7 +5,9 @@ each transition; :class:`RateBook` keeps one open interval per channel and, when
 transition (or a periodic checkpoint) closes it, adds its seconds to the day rows it
 spans, split at local midnights of the configured zone. A query sums day rows over
 the range (plus the still-open intervals for the current day): it never walks raw
-transitions.
+transitions. Each day write also applies the day's change to its channel-month row
+(:class:`ChannelMonth`), so a query reads month rows for the whole months of its
+range and day rows only for the partial months at its edges.
 
 Time the node was not running is *unobserved*: it counts neither as online nor in the
 denominator. A checkpoint every minute bounds what a crash can lose, and on start the
@@ -20,12 +22,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, and_, func, or_, select, union_all
 
-from sharpeyes.health.models import ChannelDay, ChannelState
+from sharpeyes.health.models import ChannelDay, ChannelMonth, ChannelState
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import scope_by_region
 from sharpeyes.store.db import Database
@@ -166,10 +168,12 @@ class RateBook:
         attrs = await self.attributes([channel_id])
         async with self._lock, self.db.session() as s:
             row = await self._day_row(s, self.local_day(at), device_id, channel_id, attrs)
+            before = _contrib(row)
             row.probes += 1
             row.frames_ok += int(frame_ok)
             row.diag_n += int(diagnosed)
             row.diag_ok += int(diagnosed and intact)
+            await self._roll_month(s, row, before)
             await s.commit()
 
     async def _add_interval(
@@ -184,9 +188,35 @@ class RateBook:
     ) -> None:
         for day, seconds in day_spans(a, b, self.tz):
             row = await self._day_row(s, day, device_id, channel_id, attrs)
+            before = _contrib(row)
             row.observed_s += seconds
             if online:
                 row.online_s += seconds
+            await self._roll_month(s, row, before)
+
+    async def _roll_month(self, s: Any, row: ChannelDay, before: _Contrib) -> None:
+        """Apply the change of one day row to its month row (created on first use)."""
+        key = (row.day[:7], row.device_id, row.channel_id)
+        month = await s.get(ChannelMonth, key)
+        if month is None:
+            month = ChannelMonth(
+                month=key[0],
+                device_id=row.device_id,
+                channel_id=row.channel_id,
+                online_s=0.0,
+                observed_s=0.0,
+                probed_days=0,
+                image_days=0,
+                diagnosed_days=0,
+                intact_days=0,
+            )
+            s.add(month)
+        for k in ATTRS:  # the latest day written speaks for the month
+            setattr(month, k, getattr(row, k))
+        after = _contrib(row)
+        for field, a, b in zip(_Contrib._fields, after, before, strict=True):
+            if a != b:
+                setattr(month, field, getattr(month, field) + (a - b))
 
     async def _day_row(
         self, s: Any, day: str, device_id: str, channel_id: str, known: dict[str, dict[str, Any]]
@@ -211,19 +241,19 @@ class RateBook:
         return row
 
     # ------------------------------------------------------------ reading
-    def _group_key(self, group_by: str, level: int) -> Any:
+    @staticmethod
+    def _group_key(t: Any, group_by: str, level: int) -> Any:
+        """The grouping expression on either table (``t``: ChannelDay or ChannelMonth)."""
         if group_by == "region":
-            return func.substr(
-                func.coalesce(ChannelDay.region_code, ChannelDay.channel_id), 1, level
-            )
+            return func.substr(func.coalesce(t.region_code, t.channel_id), 1, level)
         return {
-            "org": ChannelDay.owner_org_id,
-            "maintainer": ChannelDay.maintainer_org_id,
-            "class": ChannelDay.point_class,
-            "category": ChannelDay.category,
-            "network": ChannelDay.network,
-            "day": ChannelDay.day,
-            "channel": ChannelDay.channel_id,
+            "org": t.owner_org_id,
+            "maintainer": t.maintainer_org_id,
+            "class": t.point_class,
+            "category": t.category,
+            "network": t.network,
+            "day": getattr(t, "day", None),
+            "channel": t.channel_id,
         }[group_by]
 
     async def rates(
@@ -244,32 +274,59 @@ class RateBook:
         date.fromisoformat(to_day)
         if from_day > to_day:
             raise ValueError("from is after to")
-        key = self._group_key(group_by, level).label("k")
-        intact_day = (
-            (ChannelDay.diag_n > 0)
-            & (ChannelDay.diag_ok == ChannelDay.diag_n)
-            & (ChannelDay.online_s > 0)
-        )
-        stmt = (
-            select(
-                key,
-                func.sum(ChannelDay.online_s),
-                func.sum(ChannelDay.observed_s),
-                func.sum((ChannelDay.probes > 0).cast(int_type())),
-                func.sum((ChannelDay.frames_ok > 0).cast(int_type())),
-                func.sum((ChannelDay.diag_n > 0).cast(int_type())),
-                func.sum(intact_day.cast(int_type())),
-                func.count(func.distinct(ChannelDay.channel_id)),
+        day_ranges, months = _split_range(from_day, to_day, by_month=group_by != "day")
+        parts: list[Any] = []
+        if day_ranges:
+            d = ChannelDay
+            intact_day = (d.diag_n > 0) & (d.diag_ok == d.diag_n) & (d.online_s > 0)
+            parts.append(
+                self._scoped(
+                    select(
+                        self._group_key(d, group_by, level).label("k"),
+                        d.channel_id.label("ch"),
+                        d.online_s.label("on"),
+                        d.observed_s.label("obs"),
+                        (d.probes > 0).cast(Integer).label("probed"),
+                        (d.frames_ok > 0).cast(Integer).label("img"),
+                        (d.diag_n > 0).cast(Integer).label("diag"),
+                        intact_day.cast(Integer).label("intact"),
+                    ).where(or_(*(and_(d.day >= a, d.day <= b) for a, b in day_ranges))),
+                    d,
+                    principal,
+                    channel_id,
+                )
             )
-            .where(ChannelDay.day >= from_day, ChannelDay.day <= to_day)
-            .group_by(key)
-        )
-        if channel_id is not None:
-            stmt = stmt.where(ChannelDay.channel_id == channel_id)
-        if principal is not None:
-            stmt = scope_by_region(
-                stmt, func.coalesce(ChannelDay.region_code, ChannelDay.channel_id), principal
+        if months:
+            m = ChannelMonth
+            parts.append(
+                self._scoped(
+                    select(
+                        self._group_key(m, group_by, level).label("k"),
+                        m.channel_id.label("ch"),
+                        m.online_s.label("on"),
+                        m.observed_s.label("obs"),
+                        m.probed_days.label("probed"),
+                        m.image_days.label("img"),
+                        m.diagnosed_days.label("diag"),
+                        m.intact_days.label("intact"),
+                    ).where(m.month >= months[0], m.month <= months[1]),
+                    m,
+                    principal,
+                    channel_id,
+                )
             )
+        both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+        u = both.subquery()
+        stmt = select(
+            u.c.k,
+            func.sum(u.c.on),
+            func.sum(u.c.obs),
+            func.sum(u.c.probed),
+            func.sum(u.c.img),
+            func.sum(u.c.diag),
+            func.sum(u.c.intact),
+            func.count(func.distinct(u.c.ch)),
+        ).group_by(u.c.k)
         groups: dict[Any, dict[str, Any]] = {}
         async with self.db.session() as s:
             for k, on, obs, probed, img, diag, intact, n in (await s.execute(stmt)).all():
@@ -288,21 +345,38 @@ class RateBook:
         )
         repair = await self.repair(principal, group_by, from_day, to_day) if self.repair else {}
         if self.recording is not None:
-            await self._add_recording(groups, stmt.whereclause, key, from_day, to_day)
+            rec = self._scoped(
+                select(
+                    self._group_key(ChannelDay, group_by, level),
+                    ChannelDay.channel_id,
+                    ChannelDay.day,
+                ).where(ChannelDay.day >= from_day, ChannelDay.day <= to_day),
+                ChannelDay,
+                principal,
+                channel_id,
+            )
+            await self._add_recording(groups, rec, from_day, to_day)
         out = []
         for k, g in sorted(groups.items(), key=lambda kv: str(kv[0])):
             out.append(_finish(g, repair.get(k), self.recording is not None))
         return out
 
+    @staticmethod
+    def _scoped(stmt: Any, t: Any, principal: Principal | None, channel_id: str | None) -> Any:
+        """One channel only if asked; only the principal's regions."""
+        if channel_id is not None:
+            stmt = stmt.where(t.channel_id == channel_id)
+        if principal is not None:
+            stmt = scope_by_region(stmt, func.coalesce(t.region_code, t.channel_id), principal)
+        return stmt
+
     async def _add_recording(
-        self, groups: dict[Any, dict[str, Any]], where: Any, key: Any, from_day: str, to_day: str
+        self, groups: dict[Any, dict[str, Any]], stmt: Any, from_day: str, to_day: str
     ) -> None:
         """录像完好率: share of channel-days the recording domain says were intact."""
         assert self.recording is not None
         async with self.db.session() as s:
-            rows = (
-                await s.execute(select(key, ChannelDay.channel_id, ChannelDay.day).where(where))
-            ).all()
+            rows = (await s.execute(stmt)).all()
         intact = await self.recording.recording_intact({r[1] for r in rows}, from_day, to_day)
         counts: dict[Any, list[int]] = {}
         for k, ch, day in rows:
@@ -373,10 +447,53 @@ class RateBook:
                 g["online_s"] += sec
 
 
-def int_type() -> Any:
-    from sqlalchemy import Integer
+class _Contrib(NamedTuple):
+    """What one day row adds to its month row (field names are the month's columns)."""
 
-    return Integer
+    online_s: float
+    observed_s: float
+    probed_days: int
+    image_days: int
+    diagnosed_days: int
+    intact_days: int
+
+
+def _contrib(row: ChannelDay) -> _Contrib:
+    return _Contrib(
+        row.online_s,
+        row.observed_s,
+        int(row.probes > 0),
+        int(row.frames_ok > 0),
+        int(row.diag_n > 0),
+        int(row.diag_n > 0 and row.diag_ok == row.diag_n and row.online_s > 0),
+    )
+
+
+def _month_end(first: date) -> date:
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _split_range(
+    from_day: str, to_day: str, *, by_month: bool
+) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """``[from, to]`` as day ranges (partial months at the edges) and a month range.
+
+    Returns ``(day_ranges, (first_month, last_month) | None)``; with ``by_month`` false
+    everything is read from day rows.
+    """
+    a, b = date.fromisoformat(from_day), date.fromisoformat(to_day)
+    first = a if a.day == 1 else _month_end(a) + timedelta(days=1)
+    last = b.replace(day=1) if _month_end(b) == b else b.replace(day=1) - timedelta(days=1)
+    if not by_month or first > b or _month_end(last) < first or last < first:
+        return [(from_day, to_day)], None
+    ranges = []
+    if a < first:
+        ranges.append((from_day, (first - timedelta(days=1)).isoformat()))
+    end = _month_end(last)
+    if end < b:
+        ranges.append(((end + timedelta(days=1)).isoformat(), to_day))
+    return ranges, (first.isoformat()[:7], last.isoformat()[:7])
 
 
 def _pct(num: float, den: float) -> float | None:
