@@ -10,6 +10,7 @@ from sharpeyes.events import EventBus
 from sharpeyes.health.alarms import AlarmCentre
 from sharpeyes.health.settings import AlarmSettings
 from sharpeyes.health.workorders import WorkOrderError, WorkOrders, link_alarms
+from sharpeyes.sharing.principal import Principal, Role
 from sharpeyes.store.db import Database
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -162,3 +163,35 @@ async def test_auto_open_from_alarm_and_close_suggestion_on_recovery(database: D
     # a rule without auto_work_order opens nothing
     await centre.raise_condition("channel_offline", "channel_offline:x", now=h(2))
     assert len(await wo.list()) == 1
+
+
+async def test_statistics_and_board_of_a_scoped_user_cover_only_their_regions(
+    database: Database,
+) -> None:
+    wo = WorkOrders(database, EventBus(), SLA)
+    mine = await wo.open(
+        title="黑屏", level="urgent", actor="a", now=h(0), region_code="341522001000"
+    )
+    # no region code: judged by the channel ID's civil-code digits
+    by_id = await wo.open(
+        title="模糊", level="urgent", actor="a", now=h(0), channel_id="34152200001310000001"
+    )
+    other = await wo.open(
+        title="遮挡", level="urgent", actor="a", now=h(-0.5), channel_id="34150100001310000002"
+    )
+    await wo.tick(h(5))  # all three overdue
+    county = Principal(user_id=3, username="huoqiu", role=Role.VIEWER, region_codes=("341522",))
+    st = await wo.stats(h(-1), h(10), county)
+    assert (st["orders"], st["overdue"]) == (2, 2)
+    assert (await wo.stats(h(-1), h(10)))["orders"] == 3
+    assert {o["id"] for o in await wo.list(principal=county)} == {mine["id"], by_id["id"]}
+    # the limit applies after the scope: the other county's order is first on the
+    # whole board (earliest deadline) but does not take a place on the scoped one
+    assert len(await wo.list(principal=county, limit=2)) == 2
+    assert other["id"] in {o["id"] for o in await wo.list()}
+    nobody = Principal(user_id=4, username="x", role=Role.VIEWER, region_codes=())
+    assert (await wo.stats(h(-1), h(10), nobody))["orders"] == 0
+    assert await wo.list(principal=nobody) == []
+    # a prefix is a prefix, not a LIKE pattern
+    wild = Principal(user_id=5, username="w", role=Role.VIEWER, region_codes=("3415_%",))
+    assert (await wo.stats(h(-1), h(10), wild))["orders"] == 0

@@ -24,10 +24,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from sharpeyes.events import EventBus
 from sharpeyes.health.models import WorkOrder, WorkOrderEvent
+from sharpeyes.sharing.principal import Principal
+from sharpeyes.sharing.scope import scope_by_region
 from sharpeyes.store.db import Database
 
 MAX_ATTACHMENT = 8 * 1024 * 1024
@@ -391,42 +393,27 @@ class WorkOrders:
         *,
         state: str | None = None,
         overdue: bool | None = None,
-        region_codes: tuple[str, ...] | None = None,
+        principal: Principal | None = None,
         limit: int = 500,
     ) -> list[dict[str, Any]]:
-        """Board order: overdue first, then the nearest deadline."""
+        """Board order: overdue first, then the nearest deadline (the principal's regions)."""
         stmt = select(WorkOrder).order_by(WorkOrder.overdue.desc(), WorkOrder.deadline)
         if state:
             stmt = stmt.where(WorkOrder.state == state)
         if overdue is not None:
             stmt = stmt.where(WorkOrder.overdue.is_(overdue))
         async with self.db.session() as s:
-            rows = (await s.execute(stmt.limit(limit))).scalars().all()
-        out = [order_dict(o) for o in rows]
-        if region_codes is not None:
-            out = [
-                o
-                for o in out
-                if any(
-                    (o["region_code"] or o["channel_id"] or "").startswith(p) for p in region_codes
-                )
-            ]
-        return out
+            rows = (await s.execute(_scoped(stmt, principal).limit(limit))).scalars().all()
+        return [order_dict(o) for o in rows]
 
-    async def stats(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Timeliness, workload per maintainer/assignee, repeat faults per camera."""
+    async def stats(
+        self, since: datetime, until: datetime, principal: Principal | None = None
+    ) -> dict[str, Any]:
+        """Timeliness, workload per maintainer/assignee, repeat faults per camera — of
+        the orders in the principal's regions only (None: all)."""
+        stmt = select(WorkOrder).where(WorkOrder.opened_at >= since, WorkOrder.opened_at < until)
         async with self.db.session() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(WorkOrder).where(
-                            WorkOrder.opened_at >= since, WorkOrder.opened_at < until
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = (await s.execute(_scoped(stmt, principal))).scalars().all()
         closed = [o for o in rows if o.closed_at is not None]
         in_time = sum(1 for o in closed if o.closed_in_time)
         workload: dict[str, dict[str, int]] = {}
@@ -474,6 +461,15 @@ class WorkOrders:
             }
             for r in rows
         ]
+
+
+def _scoped(stmt: Any, principal: Principal | None) -> Any:
+    """Orders of the principal's regions: by region code, else by the channel's ID
+    (whose first digits are its civil code), as the board and detail routes judge."""
+    if principal is None:
+        return stmt
+    region = func.coalesce(func.nullif(WorkOrder.region_code, ""), WorkOrder.channel_id, "")
+    return scope_by_region(stmt, region, principal)
 
 
 def link_alarms(centre: Any, orders: WorkOrders, maintainer_of: Any = None) -> None:

@@ -362,9 +362,7 @@ async def _visible_order(svc: Any, principal: Principal, order_id: int) -> dict[
 async def list_orders(
     node: NodeDep, principal: Reader, state: str | None = None, overdue: bool | None = None
 ) -> dict[str, Any]:
-    items = await _svc(node).orders.list(
-        state=state, overdue=overdue, region_codes=principal.region_codes
-    )
+    items = await _svc(node).orders.list(state=state, overdue=overdue, principal=principal)
     return {"items": items}
 
 
@@ -372,7 +370,7 @@ async def list_orders(
 async def order_stats(
     node: NodeDep, principal: Reader, from_: Annotated[datetime, Query(alias="from")], to: datetime
 ) -> dict[str, Any]:
-    return await _svc(node).orders.stats(from_, to)  # type: ignore[no-any-return]
+    return await _svc(node).orders.stats(from_, to, principal)  # type: ignore[no-any-return]
 
 
 @router.post("/api/health/workorders", status_code=201)
