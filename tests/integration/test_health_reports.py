@@ -177,3 +177,52 @@ async def test_rates_group_by_the_ledger_attributes_of_the_camera(make_node: Nod
     net = (await api.get("/api/health/rates", params={**q, "group_by": "network"})).json()
     assert len(net["groups"]) == 1 and net["groups"][0]["key"] is not None
     await api.aclose()
+
+
+async def test_targets_per_region_level_and_ranking_per_organisation(
+    make_node: NodeFactory,
+) -> None:
+    node = await make_node(
+        health={
+            "weights": {"online": 1.0},
+            "targets": {"online": 50.0},
+            "level_targets": {"town": {"online": 100.0}},
+            "level_weights": {"town": {"image": 1.0}},
+        }
+    )
+    api = await login(node)
+    h = node.health
+    # Two channels of one town, online half of one observed day; one probe with a frame.
+    await h.rates.transition(DEV, A, True, t(1, 0))
+    await h.rates.transition(DEV, B, True, t(1, 0))
+    await h.rates.transition(DEV, A, False, t(1, 12))
+    await h.rates.transition(DEV, B, False, t(1, 12))
+    await h.rates.record_probe(DEV, A, t(1, 3), frame_ok=True, diagnosed=False, intact=False)
+    await h.rates.checkpoint(t(2, 0))
+    await h.rates.resume(datetime.now(UTC))
+
+    county = (await api.get("/api/health/assessment", params={"month": "2026-03"})).json()
+    assert county["level"] == 6 and county["targets"]["online"] == 50.0
+    [c] = county["ranking"]
+    assert (c["key"], c["online_rate"], c["score"]) == ("341522", 50.0, 100.0)  # 50 of 50
+    town = await api.get("/api/health/assessment", params={"month": "2026-03", "level": 9})
+    assert town.status_code == 200, town.text
+    body = town.json()
+    assert body["targets"]["online"] == 100.0 and body["weights"]["image"] == 1.0
+    [w] = body["ranking"]
+    # town: online 50/100 weighed 1, 出图 100 % weighed 1 → (0.5 + 1) / 2
+    assert (w["key"], w["score"], w["rank"]) == ("341522000", 75.0, 1)
+    orgs = await api.get("/api/health/assessment", params={"month": "2026-03", "group_by": "org"})
+    assert orgs.status_code == 200 and orgs.json()["targets"]["online"] == 50.0  # general ones
+    assert [r["rank"] for r in orgs.json()["ranking"]] == [1]
+    for bad in ({"level": 5}, {"group_by": "day"}, {"level": "9999999999999999999999"}):
+        r = await api.get("/api/health/assessment", params={"month": "2026-03", **bad})
+        assert r.status_code == 422, bad
+    xlsx = await api.get("/api/health/reports", params={"month": "2026-03", "format": "xlsx"})
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    org_rows = list(wb["单位排名"].iter_rows(min_row=3, values_only=True))
+    assert len(org_rows) == 1 and org_rows[0][0] == 1 and org_rows[0][4] == 100.0
+    pdf = await api.get("/api/health/reports", params={"month": "2026-03", "format": "pdf"})
+    assert pdf.status_code == 200
+    assert len(pypdf.PdfReader(io.BytesIO(pdf.content), strict=True).pages) >= 1
+    await api.aclose()

@@ -3,7 +3,9 @@ and the monthly report as xlsx (openpyxl, with charts) and PDF (reportlab).
 
 Score of a region = Σ wₖ·min(1, valueₖ/targetₖ) / Σ wₖ × 100 over the KPIs that
 have a value (录像完好率 is left out while no recording domain reports it, rather
-than counted as zero). Weights and targets come from ``[health]`` settings.
+than counted as zero). Weights and targets come from ``[health]`` settings, per region
+level where ``level_weights``/``level_targets`` say so; organisations are ranked with
+the general ones.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ def report_xlsx(
     ranking: list[dict[str, Any]],
     trend: list[dict[str, Any]],
     targets: dict[str, float],
+    org_ranking: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """Sheets: 考核排名 (scores, KPI values, a bar chart) and 每日趋势 (a line chart)."""
+    """Sheets: 考核排名 (regions: scores, KPI values, a bar chart), 单位排名 (organisations)
+    and 每日趋势 (a line chart)."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, LineChart, Reference
 
@@ -113,6 +117,20 @@ def report_xlsx(
         chart.add_data(data, titles_from_data=True)
         chart.set_categories(cats)
         ws.add_chart(chart, f"B{len(ranking) + 6}")
+    os_ = wb.create_sheet("单位排名")
+    os_.append([f"{month} 单位考核排名"])
+    os_.append(header)
+    for r in org_ranking or []:
+        os_.append(
+            [
+                r["rank"],
+                _fmt(r["key"]),
+                r.get("name") or _fmt(r["key"]),
+                r["channels"],
+                _fmt(r["score"]),
+                *(_fmt(r.get(RATE_FIELD[k])) for k in KPIS),
+            ]
+        )
     ts = wb.create_sheet("每日趋势")
     ts.append(["日期", "在线率", "出图率", "完好率"])
     for d in trend:
@@ -143,6 +161,7 @@ def report_pdf(
     ranking: list[dict[str, Any]],
     trend: list[dict[str, Any]],
     targets: dict[str, float],
+    org_ranking: list[dict[str, Any]] | None = None,
 ) -> bytes:
     """The same figures as a printable PDF (reportlab; CJK through its built-in CID font)."""
     from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -164,30 +183,37 @@ def report_pdf(
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"{month} 运维考核报告")
     story: list[Any] = [Paragraph(f"{month} 视频监控运维考核报告", title), Spacer(1, 8)]
-    rows = [["排名", "名称", "点位", "得分", *KPIS.values()]]
-    for r in ranking:
-        rows.append(
-            [
-                str(r["rank"]),
-                str(r.get("name") or r["key"]),
-                str(r["channels"]),
-                str(_fmt(r["score"])),
-                *(str(_fmt(r.get(RATE_FIELD[k]))) for k in KPIS),
-            ]
+
+    def table(ranked: list[dict[str, Any]], with_targets: bool) -> Table:
+        rows = [["排名", "名称", "点位", "得分", *KPIS.values()]]
+        for r in ranked:
+            rows.append(
+                [
+                    str(r["rank"]),
+                    str(r.get("name") or _fmt(r["key"])),
+                    str(r["channels"]),
+                    str(_fmt(r["score"])),
+                    *(str(_fmt(r.get(RATE_FIELD[k]))) for k in KPIS),
+                ]
+            )
+        if with_targets:
+            rows.append(["目标", "", "", "", *(str(_fmt(targets.get(k))) for k in KPIS)])
+        t = Table(rows, repeatRows=1)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 0), (-1, -1), font),
+                    ("FONTSIZE", (0, 0), (-1, -1), 8),
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                ]
+            )
         )
-    rows.append(["目标", "", "", "", *(str(_fmt(targets.get(k))) for k in KPIS)])
-    table = Table(rows, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), font),
-                ("FONTSIZE", (0, 0), (-1, -1), 8),
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-            ]
-        )
-    )
-    story += [table, Spacer(1, 12)]
+        return t
+
+    story += [table(ranking, True), Spacer(1, 12)]
+    if org_ranking:
+        story += [Paragraph("单位排名", body), table(org_ranking, False), Spacer(1, 12)]
     scored = [r for r in ranking if r["score"] is not None][:20]
     if scored:
         d = Drawing(700, 180)

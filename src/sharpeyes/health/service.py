@@ -26,7 +26,7 @@ from sharpeyes.health.clock import drift_seconds
 from sharpeyes.health.models import ClockCheck, VqdBaseline, VqdPlan, VqdResult
 from sharpeyes.health.patrol import Patrol, Probe, Target, summary
 from sharpeyes.health.rates import RateBook, RecordingProvider
-from sharpeyes.health.settings import HealthSettings
+from sharpeyes.health.settings import LEVEL_NAMES, HealthSettings
 from sharpeyes.health.vqd import Diagnosis, Fault, Verdict, decode_jpeg, thumbnail
 from sharpeyes.health.workorders import WorkOrders, link_alarms
 from sharpeyes.sharing.principal import Principal, Role
@@ -705,25 +705,33 @@ class HealthService:
 
     # ------------------------------------------------------------ assessment
     async def assessment(
-        self, principal: Principal, month: str, group_by: str = "region"
+        self, principal: Principal, month: str, group_by: str = "region", level: int = 6
     ) -> dict[str, Any]:
+        """Score and rank the regions of one level (or the organisations) for a month,
+        with that level's weights and targets."""
+        if group_by not in ("region", "org", "maintainer"):
+            raise HealthError("group_by must be region, org or maintainer")
+        if group_by == "region" and level not in LEVEL_NAMES:
+            raise HealthError(f"level must be one of {', '.join(map(str, LEVEL_NAMES))}")
         from_day, to_day = assessment.month_range(month)
         now = datetime.now(UTC)
         rows = await self.rates.rates(
-            principal, group_by=group_by, from_day=from_day, to_day=to_day, now=now
+            principal, group_by=group_by, from_day=from_day, to_day=to_day, now=now, level=level
         )
         await self._add_ledger_rates(principal, rows, group_by)
-        ranking = assessment.rank(rows, self.settings.weights, self.settings.targets)
+        weights, targets = self.settings.weights_for(level if group_by == "region" else None)
+        ranking = assessment.rank(rows, weights, targets)
         trend = await self.rates.rates(
             principal, group_by="day", from_day=from_day, to_day=to_day, now=now
         )
         return {
             "month": month,
             "group_by": group_by,
+            "level": level if group_by == "region" else None,
             "ranking": ranking,
             "trend": trend,
-            "weights": self.settings.weights,
-            "targets": self.settings.targets,
+            "weights": weights,
+            "targets": targets,
         }
 
     async def _add_ledger_rates(
@@ -750,8 +758,11 @@ class HealthService:
         if fmt not in ("xlsx", "pdf"):
             raise HealthError("format must be xlsx or pdf")
         a = await self.assessment(principal, month)
+        orgs = await self.assessment(principal, month, "org")
         build = assessment.report_xlsx if fmt == "xlsx" else assessment.report_pdf
-        return await asyncio.to_thread(build, month, a["ranking"], a["trend"], a["targets"])
+        return await asyncio.to_thread(
+            build, month, a["ranking"], a["trend"], a["targets"], orgs["ranking"]
+        )
 
 
 def _selector(selector: Any, channels: Any) -> dict[str, Any]:

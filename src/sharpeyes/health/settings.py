@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -42,6 +44,17 @@ class AlarmSettings(BaseModel):
     smtp_from: str = "sharpeyes@localhost"
 
 
+RegionLevel = Literal["province", "city", "county", "town", "village"]
+# Civil-code digits of a region of each level (GB/T 2260 + township/village codes).
+LEVEL_NAMES: dict[int, RegionLevel] = {
+    2: "province",
+    4: "city",
+    6: "county",
+    9: "town",
+    12: "village",
+}
+
+
 class HealthSettings(BaseModel):
     timezone: str = Field("Asia/Shanghai", description="days of the rates are local days here")
     vqd: VqdThresholds = VqdThresholds()
@@ -79,3 +92,18 @@ class HealthSettings(BaseModel):
             "on_map": 90.0,
         }
     )
+    # Per region level (province 2, city 4, county 6, town 9, village 12 digits): KPIs
+    # given here replace the general weights/targets when ranking regions of that level,
+    # e.g. ``[health.level_targets.town] online = 80``. Organisations use the general ones.
+    level_weights: dict[RegionLevel, dict[str, float]] = Field(default_factory=dict)
+    level_targets: dict[RegionLevel, dict[str, float]] = Field(default_factory=dict)
+
+    def weights_for(self, level: int | None) -> tuple[dict[str, float], dict[str, float]]:
+        """Weights and targets for regions of ``level`` digits (None: organisations)."""
+        name = LEVEL_NAMES.get(level) if level is not None else None
+        if name is None:
+            return dict(self.weights), dict(self.targets)
+        return (
+            {**self.weights, **self.level_weights.get(name, {})},
+            {**self.targets, **self.level_targets.get(name, {})},
+        )

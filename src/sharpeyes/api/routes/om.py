@@ -134,10 +134,12 @@ async def location_problems(node: NodeDep, principal: Reader) -> dict[str, Any]:
 # ------------------------------------------------------------------ assessment
 @router.get("/api/health/assessment")
 async def assessment(
-    node: NodeDep, principal: Reader, month: str, group_by: str = "region"
+    node: NodeDep, principal: Reader, month: str, group_by: str = "region", level: Int64 = 6
 ) -> dict[str, Any]:
     try:
-        return await _svc(node).assessment(principal, month, group_by)  # type: ignore[no-any-return]
+        return await _svc(node).assessment(  # type: ignore[no-any-return]
+            principal, month, group_by, level
+        )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
 
