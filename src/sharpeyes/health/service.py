@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import select
 
 from sharpeyes.events import Event, EventBus
-from sharpeyes.health import assessment
+from sharpeyes.health import assessment, recgaps
 from sharpeyes.health.alarms import AlarmCentre, AlarmKind
 from sharpeyes.health.clock import drift_seconds
 from sharpeyes.health.models import ClockCheck, VqdBaseline, VqdPlan, VqdResult
@@ -125,6 +125,7 @@ class HealthService:
         self.orders = WorkOrders(db, bus, settings.sla_hours)
         self.alarms = AlarmCentre(db, bus, settings.alarms)
         self.rates = RateBook(db, settings.timezone, self.attributes, recording, self._repair)
+        self.recording = recording
         link_alarms(self.alarms, self.orders, self._maintainer_of)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -241,8 +242,31 @@ class HealthService:
                 f"{AlarmKind.MEDIA_TIMEOUTS}:{d.get('device_id') or d.get('gb_id')}", now=at
             )
 
+    async def check_recording_gaps(self, now: datetime) -> list[str]:
+        """录像缺失 alarms from the recording domain's recent gaps (when it is present)."""
+        if self.recording is None or not hasattr(self.recording, "recent_gaps"):
+            return []
+        a = self.settings.alarms
+        return await recgaps.check_recording_gaps(
+            self.alarms,
+            self.recording,  # type: ignore[arg-type]
+            self._channel_ids,
+            now,
+            window_s=a.recording_gap_window_s,
+            min_missing_s=a.recording_gap_min_s,
+        )
+
+    async def _channel_ids(self, pk: int) -> tuple[str, str, str | None] | None:
+        if self.devices is None:
+            return None
+        try:
+            ch = await self.devices.get_channel(SYSTEM, pk)
+        except Exception:  # deleted since the plan was read
+            return None
+        return ch.device_id, ch.channel_id, ch.civil_code
+
     async def _tick_loop(self) -> None:
-        last_checkpoint = time.monotonic()
+        last_checkpoint = last_gaps = time.monotonic()
         while True:
             await asyncio.sleep(5.0)
             now = datetime.now(UTC)
@@ -253,6 +277,10 @@ class HealthService:
                 await self.alarms.tick(now)
                 await self.orders.tick(now)
                 await self._run_due_plans(now)
+                every = self.settings.alarms.recording_gap_check_s
+                if every and time.monotonic() - last_gaps >= every:
+                    last_gaps = time.monotonic()
+                    await self.check_recording_gaps(now)
             except Exception:
                 log.exception("health tick failed")
 

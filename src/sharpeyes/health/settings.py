@@ -36,6 +36,11 @@ class AlarmSettings(BaseModel):
     """Platform alarm sources and notification defaults."""
 
     clock_drift_max_s: float = 10.0
+    # 录像缺失: every check_s (0: off) look at the last window_s of scheduled recording;
+    # min_s unrecorded seconds or more raise a recording_gap alarm.
+    recording_gap_check_s: float = Field(300.0, ge=0)
+    recording_gap_window_s: float = Field(600.0, gt=0)
+    recording_gap_min_s: float = Field(60.0, ge=0)
     flap_window_s: float = 600.0
     flap_max_changes: int = 4
     webhook_timeout_s: float = 5.0

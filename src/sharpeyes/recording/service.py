@@ -231,6 +231,38 @@ class RecordingService:
                     day += timedelta(days=1)
         return out
 
+    async def recent_gaps(self, now: float, window_s: float) -> list[dict[str, Any]]:
+        """Scheduled-but-unrecorded seconds of each channel a plan wants now, over the
+        last ``window_s`` that ended one segment ago (the open segment is not stored
+        yet). For the health domain's 录像缺失 alarm: no principal, callers scope.
+        """
+        end = now - self.settings.segment_s - 5.0
+        start = end - window_s
+        out: list[dict[str, Any]] = []
+        for pk in await self.plans.wanted(now):
+            schedules = await self.plans.schedules_of(pk)
+            windows: list[tuple[float, float]] = []
+            for day in {
+                datetime.fromtimestamp(start, self.tz).date(),
+                datetime.fromtimestamp(end, self.tz).date(),
+            }:
+                windows += scheduled_windows(schedules, day, self.tz)
+            sched = [(max(a, start), min(b, end)) for a, b in windows if b > start and a < end]
+            if not sched:
+                continue
+            spans = spans_of(await span_rows(self.db, pk, start, end))
+            scheduled = sum(b - a for a, b in sched)
+            recorded = sum(max(0.0, min(e, b) - max(s_, a)) for a, b in sched for s_, e in spans)
+            out.append(
+                {
+                    "channel_pk": pk,
+                    "scheduled_s": round(scheduled, 3),
+                    "missing_s": round(max(0.0, scheduled - recorded), 3),
+                    "recording": self.recorder.status(pk)["recording"],
+                }
+            )
+        return out
+
     # -- playback of platform recordings ----------------------------------------------
 
     async def _refs(self, channel_pk: int, start: float, end: float) -> list[SegmentRef]:
