@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from sharpeyes.health.models import ChannelDay, ChannelMonth
 from sharpeyes.health.rates import RateBook, _split_range, day_spans
@@ -210,3 +210,28 @@ async def test_month_rollup_matches_day_rows_and_serves_long_ranges(database: Da
     county = Principal(user_id=2, username="c", role=Role.VIEWER, region_codes=("341522",))
     scoped = await book.rates(county, to_day="2026-03-31", **kw)
     assert [g["key"] for g in scoped] == ["341522"]
+
+
+async def test_migration_folds_existing_day_rows_into_months(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        await db.upgrade("0009")
+        async with db.engine.begin() as conn:
+            for day, online, diag_ok in (("2026-02-27", 3600.0, 1), ("2026-02-28", 0.0, 1)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO health_days (day, device_id, channel_id, region_code,"
+                        " online_s, observed_s, probes, frames_ok, diag_n, diag_ok)"
+                        " VALUES (:d, :dev, :ch, '341522', :on, 86400, 1, 1, 1, :ok)"
+                    ),
+                    {"d": day, "dev": DEV, "ch": CH_A, "on": online, "ok": diag_ok},
+                )
+        await db.upgrade()
+        async with db.session() as s:
+            [mo] = (await s.execute(select(ChannelMonth))).scalars().all()
+        assert (mo.month, mo.channel_id, mo.region_code) == ("2026-02", CH_A, "341522")
+        assert (mo.online_s, mo.observed_s) == (3600.0, 2 * 86400.0)
+        # the 28th was offline all day: diagnosed but not intact
+        assert (mo.probed_days, mo.image_days, mo.diagnosed_days, mo.intact_days) == (2, 2, 2, 1)
+    finally:
+        await db.dispose()
