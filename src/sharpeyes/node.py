@@ -179,6 +179,7 @@ class Node:
             ledger=self.ledger,
             jobs=self.jobs,
             recording=self.recording,  # 录像完好率 from the recording domain's per-day figure
+            ptz=self.messages.ptz,  # the PTZ-unresponsive probe
         )
         self.registrar: Registrar | None = None
         self.jwt_secret = b""

@@ -90,8 +90,13 @@ def test_thresholds_come_from_configuration() -> None:
 E2E_FAULTS = ["", "black", "frozen", "blur", "color_cast", "noise", "occlusion", "no_video"]
 
 
-async def _run(api: Any, node: Any, pks: list[int]) -> list[dict[str, Any]]:
-    r = await api.post("/api/vqd/runs", json={"channels": pks})
+async def _run(
+    api: Any, node: Any, pks: list[int], checks: list[str] | None = None
+) -> list[dict[str, Any]]:
+    body: dict[str, Any] = {"channels": pks}
+    if checks is not None:
+        body["checks"] = checks
+    r = await api.post("/api/vqd/runs", json=body)
     assert r.status_code == 202, r.text
     run = r.json()
     assert set(run) >= {"run_id", "job_id"}
@@ -204,6 +209,57 @@ async def test_patrol_finds_each_fault_on_its_channel_and_recheck_clears(
         await eventually(no_session, 10)
         moved = _final(await _run(api, node, [pk[cid]]), pk[cid])
         assert moved["faults"] == ["scene_change"], moved
+    finally:
+        await fleet.stop()
+        await api.aclose()
+
+
+@pytest.mark.slow
+async def test_ptz_probe_flags_a_dome_that_ignores_ptz_and_passes_one_that_moves(
+    make_node: NodeFactory,
+) -> None:
+    """End to end: a real PTZCmd over SIP to simulated domes; one ignores it (its picture
+    stays put), the other turns (the simulator shows another scene)."""
+    node = await make_node(
+        media=FAST,
+        health={"vqd_recheck_delay_s": 0.3, "patrol_concurrency": 2, "patrol_spacing_s": 0.05},
+    )
+    api = await login(node)
+    fleet = fleet_for(node)
+    cams = []
+    for n, fault in enumerate(["", "ptz_ignored"], start=1):
+        cfg = ipc(n, media=SimMediaConfig())
+        cfg.channels[0].ptz_type = 1  # a dome: the patrol tries PTZ on it
+        if fault:
+            cfg.video_faults[cfg.channels[0].channel_id] = fault
+        cams.append(fleet.add(cfg))
+    await fleet.start()
+    try:
+        assert await fleet.register_all() == {200: 2}
+
+        async def listed() -> bool:
+            r = await api.get("/api/channels", params={"online": True, "limit": 10})
+            return r.json()["total"] == 2
+
+        await eventually(listed, 20)
+        items = (await api.get("/api/channels", params={"limit": 10})).json()["items"]
+        pk = {c["channel_id"]: c["id"] for c in items}
+        pks = [pk[d.channels[0].channel_id] for d in cams]
+        # without ptz_unresponsive among the checks nobody's camera is moved
+        plain = await _run(api, node, pks)
+        assert all(_final(plain, p)["faults"] == [] for p in pks)
+        assert not any(d.ptz_log for d in cams)
+        results = await _run(api, node, pks, ["freeze", "scene_change", "ptz_unresponsive"])
+        moving, ignoring = (_final(results, p) for p in pks)
+        assert moving["faults"] == [] and moving["verdict"] == "ok", moving
+        assert ignoring["faults"] == ["ptz_unresponsive"], ignoring
+        assert "ptz_unresponsive" in ignoring["scores"]
+        # the commands really reached both devices over SIP (left, then stop)
+        for d in cams:
+            actions = [a for ch, _hex, a in d.ptz_log if ch == d.channels[0].channel_id]
+            assert "stop" in actions and any(a != "stop" for a in actions), actions
+        assert cams[0].ptz_moves.get(cams[0].channels[0].channel_id)
+        assert not cams[1].ptz_moves.get(cams[1].channels[0].channel_id)
     finally:
         await fleet.stop()
         await api.aclose()

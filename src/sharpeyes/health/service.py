@@ -12,9 +12,9 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
@@ -101,6 +101,14 @@ class LedgerAttributes:
         return {c: self._cache[c] for c in channel_ids if c in self._cache}
 
 
+class PtzSender(Protocol):
+    """``MessageService.ptz``: one A.3 front-end command to a channel."""
+
+    async def __call__(
+        self, principal: Principal, channel_pk: int, action: str, params: Mapping[str, Any]
+    ) -> str: ...
+
+
 class HealthService:
     def __init__(
         self,
@@ -113,8 +121,10 @@ class HealthService:
         ledger: LedgerService | None = None,
         jobs: JobRunner | None = None,
         recording: RecordingProvider | None = None,
+        ptz: PtzSender | None = None,
     ) -> None:
         self.db = db
+        self.ptz = ptz  # the messages domain's front-end control (the PTZ probe)
         self.bus = bus
         self.settings = settings
         self.devices = devices
@@ -553,7 +563,7 @@ class HealthService:
         if len(frames) < self.frames_per_probe and frames:
             frames.append(frames[-1])  # the picture never changed: identical frames (frozen)
         pair = None
-        if with_ptz and frames and self.devices is not None:
+        if with_ptz and frames and self.ptz is not None:
             pair = await self._ptz_probe(t, frames[-1])
         return Probe(True, frames, pair, error)
 
@@ -561,11 +571,11 @@ class HealthService:
         self, t: Target, before: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Pan, then look again: a camera whose picture did not change ignored the move."""
-        assert self.devices is not None and self.live is not None
+        assert self.ptz is not None and self.live is not None
         try:
-            await self.devices.ptz(SYSTEM, t.pk, action="left", speed=128)
+            await self.ptz(SYSTEM, t.pk, "left", {"speed": 128})
             await asyncio.sleep(1.0)
-            await self.devices.ptz(SYSTEM, t.pk, action="stop")
+            await self.ptz(SYSTEM, t.pk, "stop", {})
             await self.live.stop_channel(SYSTEM, t.pk)  # the next look opens a fresh stream
             await asyncio.sleep(0.5)
             probe = await self._probe(t, False)
