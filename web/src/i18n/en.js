@@ -122,6 +122,7 @@ export default {
     error: { auth_failed: 'wrong username or password', connect_failed: 'cannot connect', no_frames: 'no video', unsupported_codec: 'codec not H.264/H.265', disconnected: 'disconnected' },
   },
   om: {
+    newPlan: 'New patrol plan', newRule: 'New alarm rule', newOrder: 'New work order', rule: 'Rule', threshold: 'Threshold', autoOrder: 'Auto work order', channelPk: 'Channel no.', regionHint: 'Civil-code prefix; empty: all online channels',
     rates: 'Rates', vqd: 'Video diagnosis', plans: 'Patrol plans', alarms: 'Alarm centre', orders: 'Work orders', assessment: 'Assessment',
     target: 'target', channels: 'Points', trend: 'Daily trend', day: 'Day', started: 'Patrol of {n} channels started', patrolNow: 'Patrol online channels now',
     rechecked: 'rechecked', name: 'Name', checks: 'Checks', interval: 'Every (s)', concurrency: 'Concurrency', run: 'Run',

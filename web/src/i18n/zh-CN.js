@@ -120,6 +120,7 @@ export default {
     error: { auth_failed: '用户名或密码错误', connect_failed: '无法连接', no_frames: '无视频', unsupported_codec: '编码不是 H.264/H.265', disconnected: '连接断开' },
   },
   om: {
+    newPlan: '新建诊断预案', newRule: '新建告警规则', newOrder: '新建工单', rule: '规则', threshold: '阈值', autoOrder: '自动派单', channelPk: '通道编号', regionHint: '行政区划前缀；留空为全部在线点位',
     rates: '指标', vqd: '视频诊断', plans: '诊断预案', alarms: '告警中心', orders: '工单', assessment: '考核',
     target: '目标', channels: '点位', trend: '每日趋势', day: '日期', started: '已开始巡检 {n} 路', patrolNow: '立即巡检在线点位',
     rechecked: '已复核', name: '名称', checks: '检测项', interval: '周期(秒)', concurrency: '并发', run: '执行',
