@@ -99,6 +99,11 @@ class MediaSettings(BaseModel):
     max_loop_lag_ms: float = Field(
         default=250.0, description="refuse new streams while the event loop lags more than this"
     )
+    udp_receive: Literal["batched", "native"] = Field(
+        default="batched",
+        description="batched: drain each RTP socket with recvmmsg (C) per wake-up; "
+        "native: the event loop's one-datagram-per-read UDP transport",
+    )
     invite_timeout_s: float = 8.0
     no_rtp_timeout_s: float = Field(
         default=10.0, description="no usable RTP (or no frames) this long ends the stream"

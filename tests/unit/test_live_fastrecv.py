@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from sharpeyes.live import fastrecv
-from sharpeyes.live.rtp_io import open_udp
+from sharpeyes.live.rtp_io import UdpRtpEndpoint, open_udp
 from sharpeyes.media.rtp import RtpReceiver
 from tests.media_fixtures import clip, ps_rtp, shuffle_within
 
@@ -129,6 +129,7 @@ def test_small_buffer_truncates_alike_and_bad_sizes_refused(pair) -> None:
 async def test_open_udp_drains_batches_into_the_sink(recv) -> None:
     got: list[bytes] = []
     ep = await open_udp("127.0.0.1", 0, lambda d, a: got.append(d), recv=recv)
+    assert isinstance(ep, UdpRtpEndpoint)
     port = ep.get_extra_info("sockname")[1]
     pkts = recorded()[:120]
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -156,3 +157,22 @@ def test_env_var_forces_the_fallback() -> None:
         env.pop("SHARPEYES_NO_CEXT")
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert res.stdout.strip() == "c"
+
+
+async def test_native_mode_delivers_the_same() -> None:
+    got: list[bytes] = []
+    tr = await open_udp("127.0.0.1", 0, lambda d, a: got.append(d), batched=False)
+    port = tr.get_extra_info("sockname")[1]
+    pkts = recorded()[:120]
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for p in pkts:
+            tx.sendto(p, ("127.0.0.1", port))
+        for _ in range(200):
+            if len(got) == len(pkts):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        tx.close()
+        tr.close()
+    assert got == pkts
