@@ -35,6 +35,7 @@ static PyObject *addr_tuple(struct sockaddr_storage *ss) {
 }
 
 static PyObject *recv_batch(PyObject *self, PyObject *args) {
+    (void)self;
     int fd, max, bufsize;
     if (!PyArg_ParseTuple(args, "iii", &fd, &max, &bufsize)) return NULL;
     if (max < 1) max = 1;
@@ -90,6 +91,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastrecv", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastrecv", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__fastrecv(void) { return PyModule_Create(&module); }
