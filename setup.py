@@ -9,6 +9,10 @@ the built console, and installing from it or from the wheel needs no Node.js.
 Without npm: an existing build (``web/dist`` or the packaged copy) is used; with
 neither the package is built without a console and a warning says so, unless
 ``SHARPEYES_REQUIRE_CONSOLE=1`` (release builds), which makes it an error.
+
+The batched UDP receive (``sharpeyes.live._fastrecv``, recvmmsg) is an optional C
+extension: if it does not compile the install still succeeds and the pure-Python
+receive is used; ``SHARPEYES_NO_CEXT=1`` skips building it.
 Everything else about the package is in pyproject.toml.
 """
 
@@ -20,7 +24,8 @@ import subprocess
 from pathlib import Path
 from typing import ClassVar
 
-from setuptools import Command, setup
+from setuptools import Command, Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
@@ -83,4 +88,41 @@ class Sdist(sdist):
         super().run()
 
 
-setup(cmdclass={"build_console": BuildConsole, "build_py": BuildPy, "sdist": Sdist})
+class OptionalBuildExt(build_ext):
+    """A C extension that fails to compile leaves the pure-Python fallback in use."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:
+            self.warn(f"C extensions not built ({exc}); the pure-Python fallback is used")
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            self.warn(f"{ext.name} not built ({exc}); the pure-Python fallback is used")
+
+
+EXTENSIONS = (
+    []
+    if os.environ.get("SHARPEYES_NO_CEXT") == "1"
+    else [
+        Extension(
+            "sharpeyes.live._fastrecv",
+            ["src/sharpeyes/live/_fastrecv.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)
+
+setup(
+    ext_modules=EXTENSIONS,
+    cmdclass={
+        "build_console": BuildConsole,
+        "build_py": BuildPy,
+        "sdist": Sdist,
+        "build_ext": OptionalBuildExt,
+    },
+)

@@ -38,6 +38,7 @@ import nodeproc
 from nodeproc import ADMIN, DOMAIN, PASSWORD, SERVER_ID, free_port, http
 
 FPS = 25
+FLOORS = ("uvloop", "batched")
 
 MEDIA_ENV = {
     "SHARPEYES_MEDIA__PORT_RANGE": "[20000, 22999]",
@@ -424,6 +425,102 @@ def bench_latency(samples: int, load: int, args: argparse.Namespace) -> dict[str
         rig.close()
 
 
+# --- the floor: a minimal receive loop at the same load ------------------------------
+
+
+def _floor_receiver(
+    n: int, kind: str, ready: mp.Queue, done: Any, counter: Any
+) -> None:  # pragma: no cover - runs in its own process
+    """N UDP sockets on uvloop doing nothing with what they receive but count it."""
+    import socket as so
+
+    import uvloop
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        count = [0]
+        ports = []
+        for _ in range(n):
+            sock = so.socket(so.AF_INET, so.SOCK_DGRAM)
+            sock.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, 2 << 20)
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+            ports.append(sock.getsockname()[1])
+            if kind == "uvloop":
+
+                class P(asyncio.DatagramProtocol):
+                    def datagram_received(self, data: bytes, addr: Any) -> None:
+                        count[0] += 1
+
+                await loop.create_datagram_endpoint(P, sock=sock)
+            else:  # the node's own path: add_reader + recv_batch (C recvmmsg when built)
+                from sharpeyes.live.rtp_io import UdpRtpEndpoint
+
+                def sink(data: bytes, addr: Any) -> None:
+                    count[0] += 1
+
+                UdpRtpEndpoint(sock, sink, loop)
+        ready.put(ports)
+        while not done.is_set():
+            await asyncio.sleep(0.1)
+            counter.value = count[0]
+
+    uvloop.run(run())
+
+
+def _floor_sender(ports: list[int], rate: float, seconds: float, out: mp.Queue) -> None:
+    """Paced 1,400-byte datagrams round-robin over ``ports`` at ``rate`` per second."""
+    import socket as so
+
+    sock = so.socket(so.AF_INET, so.SOCK_DGRAM)
+    payload = bytes(1400)
+    sent = 0
+    t0 = time.perf_counter()
+    tick = 0.005
+    per_tick = rate * tick
+    owed = 0.0
+    i = 0
+    while (now := time.perf_counter()) - t0 < seconds:
+        owed += per_tick
+        while owed >= 1:
+            sock.sendto(payload, ("127.0.0.1", ports[i % len(ports)]))
+            i += 1
+            sent += 1
+            owed -= 1
+        time.sleep(max(0.0, t0 + (sent / rate) - time.perf_counter()))
+        del now
+    out.put(sent)
+
+
+def bench_floor(n: int, rate: float, kind: str, seconds: float) -> dict[str, Any]:
+    """CPU per datagram of a receive loop that does nothing else, at ``rate`` over ``n`` sockets."""
+    ready: mp.Queue = mp.Queue()
+    out: mp.Queue = mp.Queue()
+    done = mp.Event()
+    counter = mp.Value("q", 0)
+    rx = mp.Process(target=_floor_receiver, args=(n, kind, ready, done, counter), daemon=True)
+    rx.start()
+    ports = ready.get(timeout=60)
+    proc = psutil.Process(rx.pid)
+    tx = mp.Process(target=_floor_sender, args=(ports, rate, seconds + 1.0, out), daemon=True)
+    tx.start()
+    time.sleep(0.5)
+    c0, n0, t0 = sum(proc.cpu_times()[:2]), counter.value, time.perf_counter()
+    time.sleep(seconds)
+    c1, n1, t1 = sum(proc.cpu_times()[:2]), counter.value, time.perf_counter()
+    tx.join(30)
+    done.set()
+    rx.join(10)
+    got = n1 - n0
+    return {
+        "floor": kind,
+        "sockets": n,
+        "pkts_per_s": round(got / (t1 - t0)),
+        "cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+        "us_per_packet": round(1e6 * (c1 - c0) / max(1, got), 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -438,6 +535,12 @@ def main() -> None:
     ap.add_argument("--patterns", type=int, default=4, help="distinct clips encoded")
     ap.add_argument("--latency", type=int, default=0, help="cold/warm first-frame samples")
     ap.add_argument("--latency-load", type=int, default=100, help="streams running meanwhile")
+    ap.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after each N, a do-nothing receive loop at the same packet rate (the floor)",
+    )
     args = ap.parse_args()
 
     print(
@@ -446,9 +549,15 @@ def main() -> None:
         flush=True,
     )
     rows = []
+    floors: dict[int, list[dict[str, Any]]] = {}
     for n in args.streams:
         rows.append(bench_streams(n, args))
         print(json.dumps(rows[-1]), flush=True)
+        if args.floor:
+            rate = rows[-1]["pkts_per_s"] or n * 175
+            floors[n] = [bench_floor(n, rate, k, min(args.duration, 10.0)) for k in FLOORS]
+            for f in floors[n]:
+                print(json.dumps(f), flush=True)
     if rows:
         print()
         print(
@@ -463,6 +572,22 @@ def main() -> None:
                 f"{r['frames_delivered']} ({r['delivered_pct']} %) | {r['us_per_packet']} | "
                 f"{r['senders_viewers_cpu_pct']} | {r['machine_busy_pct']} |"
             )
+        if floors:
+            print(
+                "\n| streams | node µs/packet | floor: uvloop no-op µs/packet (ratio) "
+                "| floor: add_reader + recv_batch µs/packet (ratio) |"
+            )
+            print("|---|---|---|---|")
+            for r in rows:
+                fl = {f["floor"]: f for f in floors.get(r["streams"], [])}
+                cells = [
+                    f"{fl[k]['us_per_packet']} "
+                    f"({r['us_per_packet'] / max(0.01, fl[k]['us_per_packet']):.1f}×)"
+                    if k in fl
+                    else "-"
+                    for k in FLOORS
+                ]
+                print(f"| {r['streams']} | {r['us_per_packet']} | {cells[0]} | {cells[1]} |")
         clean = [r["streams"] for r in rows if r["lost"] == 0 and r["play_failed"] == 0]
         print(f"\nlargest N with zero loss: {max(clean) if clean else 'none'}")
     if args.latency:

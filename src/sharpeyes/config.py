@@ -73,6 +73,17 @@ class HttpSettings(BaseModel):
 
 class DbSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///data/sharpeyes.db"
+    pool_size: int | None = Field(
+        default=None, ge=1, description="pooled connections (default: SQLite 2, others 10)"
+    )
+    max_overflow: int | None = Field(
+        default=None,
+        ge=0,
+        description="extra connections under bursts (default: SQLite 2, others 10)",
+    )
+    pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="wait this long for a pooled connection, then fail"
+    )
 
 
 class MediaSettings(BaseModel):
@@ -87,6 +98,11 @@ class MediaSettings(BaseModel):
     max_sessions: int = Field(default=500, description="upstream streams; more get HTTP 503")
     max_loop_lag_ms: float = Field(
         default=250.0, description="refuse new streams while the event loop lags more than this"
+    )
+    udp_receive: Literal["batched", "native"] = Field(
+        default="batched",
+        description="batched: drain each RTP socket with recvmmsg (C) per wake-up; "
+        "native: the event loop's one-datagram-per-read UDP transport",
     )
     invite_timeout_s: float = 8.0
     no_rtp_timeout_s: float = Field(

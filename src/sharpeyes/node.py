@@ -56,7 +56,12 @@ class Node:
         self.settings = settings
         self.started_at = time.time()
         self.bus = EventBus()
-        self.db = Database(settings.db.url)
+        self.db = Database(
+            settings.db.url,
+            pool_size=settings.db.pool_size,
+            max_overflow=settings.db.max_overflow,
+            pool_timeout_s=settings.db.pool_timeout_s,
+        )
         sip = settings.sip
         self.registry = DeviceRegistry(
             self.db,

@@ -141,6 +141,7 @@ async def test_device_offline_takes_channels_and_history_with_it(database: Datab
     assert live is not None
     # registration expired: the watchdog's due() picks it up
     live.register_expires_at = time.time() - 1
+    reg.reschedule(live)  # set by hand: the watchdog's queue must be told
     assert [(d.id, r) for d, r in reg.due(time.time())] == [(PLATFORM, "register_expired")]
     assert await reg.check_deadlines(time.time()) == 1
     async with database.session() as s:
@@ -162,4 +163,5 @@ async def test_device_offline_takes_channels_and_history_with_it(database: Datab
     live.register_expires_at = time.time() + 100
     live.online = True
     live.keepalive_deadline = time.time() - 1
+    reg.reschedule(live)
     assert [r for _, r in reg.due(time.time())] == ["keepalive_timeout"]

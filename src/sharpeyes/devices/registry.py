@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from sharpeyes.devices.catalog import FIELDS, channel_kind, item_to_columns, reported_online
+from sharpeyes.devices.deadlines import DeadlineQueue
 from sharpeyes.devices.writer import StateWriter
 from sharpeyes.events import EventBus
 from sharpeyes.sip.transport import Peer
@@ -64,6 +65,13 @@ class LiveDevice:
     def keepalive_window(self) -> float:
         return float(self.keepalive_interval * self.keepalive_timeout_count)
 
+    def next_deadline(self) -> float | None:
+        """The earlier of the registration expiry and the keepalive deadline."""
+        r, k = self.register_expires_at, self.keepalive_deadline
+        if r is None:
+            return k
+        return r if k is None or r <= k else k
+
 
 class DeviceRegistry:
     """Owns the ``devices``, ``channels`` and ``status_events`` tables' live columns."""
@@ -85,6 +93,8 @@ class DeviceRegistry:
         self.flush_interval = flush_interval
         self.watchdog_interval = watchdog_interval
         self.devices: dict[str, LiveDevice] = {}
+        self.deadlines: DeadlineQueue[str] = DeadlineQueue()
+        self._dirty: set[str] = set()  # devices with unflushed keepalive timestamps
         self.writer = StateWriter(db)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -111,6 +121,8 @@ class DeviceRegistry:
                 keepalive_interval=d.keepalive_interval or self.keepalive_interval,
                 keepalive_timeout_count=d.keepalive_timeout_count or self.keepalive_timeout_count,
             )
+        for live in self.devices.values():
+            self.reschedule(live)
         log.info("loaded %d devices (%d online)", len(rows), sum(d.online for d in rows))
 
     def start(self) -> None:
@@ -209,8 +221,12 @@ class DeviceRegistry:
         if live.register_expires_at is None or live.register_expires_at <= now:
             return False
         live.last_keepalive_at = now
-        live.keepalive_deadline = now + live.keepalive_window()
+        live.keepalive_deadline = deadline = now + live.keepalive_window()
+        at = self.deadlines.scheduled_at(live.id)
+        if at is None or deadline < at:
+            self.deadlines.schedule(live.id, deadline)  # later deadlines: picked up when due
         live.dirty = True
+        self._dirty.add(live.id)
         if live.peer != peer:
             live.peer = peer  # NAT rebinding: answer where the device now is
         if not live.online:
@@ -233,6 +249,8 @@ class DeviceRegistry:
             channel_changes = []
         live.online = online
         live.dirty = False
+        if online:
+            self.reschedule(live)
         if changed:
             self.bus.publish(
                 "device.online" if online else "device.offline", device_id=live.id, reason=reason
@@ -480,18 +498,35 @@ class DeviceRegistry:
             result = await s.execute(delete(Device).where(Device.id == device_id))
             await s.commit()
         self.devices.pop(device_id, None)
+        self.deadlines.discard(device_id)
         self._locks.pop(device_id, None)
         if result.rowcount:
             self.bus.publish("device.deleted", device_id=device_id)
         return bool(result.rowcount)
 
     # ------------------------------------------------------------ upkeep
+    def reschedule(self, live: LiveDevice) -> None:
+        """Tell the watchdog about ``live``'s deadlines (needed after setting them by hand)."""
+        when = live.next_deadline()
+        if live.online and when is not None:
+            self.deadlines.schedule(live.id, when)
+
     def due(self, now: float) -> list[tuple[LiveDevice, str]]:
-        """Devices whose keepalive or registration deadline has passed."""
+        """Online devices whose keepalive or registration deadline has passed.
+
+        O(k log n) for k due entries, not a scan: entries whose deadline moved later
+        are scheduled again; due ones stay scheduled until the device goes offline,
+        so asking twice gives the same answer.
+        """
         out = []
-        for live in self.devices.values():
-            if not live.online:
+        for device_id in self.deadlines.pop_due(now):
+            live = self.devices.get(device_id)
+            if live is None or not live.online:
                 continue
+            when = live.next_deadline()
+            if when is None:
+                continue
+            self.deadlines.schedule(device_id, when)
             if live.register_expires_at is not None and live.register_expires_at <= now:
                 out.append((live, "register_expired"))
             elif live.keepalive_deadline is not None and live.keepalive_deadline <= now:
@@ -520,7 +555,9 @@ class DeviceRegistry:
 
     async def flush(self) -> int:
         """Write keepalive timestamps of every device that had one since the last flush."""
-        dirty = [d for d in self.devices.values() if d.dirty]
+        ids, self._dirty = self._dirty, set()
+        devices = self.devices
+        dirty = [d for i in ids if (d := devices.get(i)) is not None and d.dirty]
         for d in dirty:
             d.dirty = False
         # in slices, so the event loop (and SIP) gets a turn between them

@@ -467,7 +467,9 @@ class LiveService:
             port = self.ports.reserve()
             try:
                 if s.transport == "udp":
-                    s.udp = await open_udp(host, port, s.on_packet)
+                    s.udp = await open_udp(
+                        host, port, s.on_packet, batched=self.media.udp_receive == "batched"
+                    )
                 elif s.transport == "tcp-passive":
                     s.tcp = TcpRtpEndpoint(s.on_packet, allowed=self._source_check(s))
                     await s.tcp.listen(host, port)

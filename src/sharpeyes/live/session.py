@@ -23,7 +23,7 @@ from typing import Any
 
 from sharpeyes.gb28181.sdp import SessionDescription
 from sharpeyes.live.playback import PlaybackTimeline
-from sharpeyes.live.rtp_io import TcpRtpEndpoint
+from sharpeyes.live.rtp_io import TcpRtpEndpoint, UdpRtpEndpoint
 from sharpeyes.live.viewer import WsViewer
 from sharpeyes.media.detect import PayloadDepacketizer
 from sharpeyes.media.hub import StreamHub
@@ -157,7 +157,7 @@ class LiveSession:
         self.answer: SessionDescription | None = None
         self.remote: tuple[str, int] | None = None  # where the device says it sends from
         self.allowed_hosts: frozenset[str] | None = None
-        self.udp: asyncio.DatagramTransport | None = None
+        self.udp: UdpRtpEndpoint | asyncio.DatagramTransport | None = None
         self.tcp: TcpRtpEndpoint | None = None
         self.media_started_mono: float | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -68,7 +68,15 @@ def alembic_config() -> Config:
 class Database:
     """One engine + session factory per node; call :meth:`upgrade` before use."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout_s: float = 10.0,
+    ) -> None:
         parsed = make_url(url)
         self.url = url
         self.dialect_name = parsed.get_backend_name()
@@ -79,14 +87,26 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-                # One connection: SQLite allows one writer at a time, and several
+                # Few connections: SQLite allows one writer at a time, and many
                 # pooled connections contending for it spend their time in the busy
                 # handler's sleeps (measured: 55 registrations/s with 5, see
-                # docs/benchmarks.md). Queuing in the pool is far cheaper.
-                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+                # docs/benchmarks.md); device state goes through one group-commit
+                # writer anyway. But not one: a single connection held up by a slow
+                # request (the loop saturated by media) made every API read queue
+                # behind it for up to 60 s. WAL readers do not block the writer.
+                kwargs.update(
+                    pool_size=pool_size or 2,
+                    max_overflow=2 if max_overflow is None else max_overflow,
+                    pool_timeout=pool_timeout_s,
+                )
         else:
             # Survive a PostgreSQL restart without handing out dead pooled connections.
             kwargs["pool_pre_ping"] = True
+            kwargs.update(
+                pool_size=pool_size or 10,
+                max_overflow=10 if max_overflow is None else max_overflow,
+                pool_timeout=pool_timeout_s,
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect_name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
