@@ -112,7 +112,7 @@ class _NodeCollector(Collector):
         reg = CounterMetricFamily(
             "sharpeyes_register_outcomes", "REGISTER outcomes since start", labels=["outcome"]
         )
-        for k, v in (node.registrar.stats if node.registrar else {}).items():
+        for k, v in node.registrar.stats.items():
             reg.add_metric([k], v)
         yield reg
         sip = CounterMetricFamily(

@@ -33,6 +33,7 @@ from sharpeyes.gb28181.message import (
     parse_name_addr,
     response_for,
 )
+from sharpeyes.sip.router import DEVICE_SIDE, SipRouter
 from sharpeyes.sip.stack import ResponseHook, SipStack, SipTimeout, new_call_id, new_tag
 from sharpeyes.sip.transport import Peer
 
@@ -226,6 +227,17 @@ class DialogLayer:
             content_type=content_type,
         )
         return await self.stack.request(req, dialog.peer, timeout=timeout)
+
+    def sip_routes(self, router: SipRouter) -> None:
+        """In-dialog requests from devices; register before out-of-dialog MESSAGE."""
+        router.add(
+            "MESSAGE",  # MediaStatus in a playback's dialog
+            DEVICE_SIDE,
+            self.on_request,
+            when=lambda req, _peer: self.has_dialog(req.call_id),
+        )
+        for method in ("BYE", "INFO", "CANCEL"):
+            router.add(method, DEVICE_SIDE, self.on_request)
 
     def has_dialog(self, call_id: str) -> bool:
         return call_id in self.dialogs
