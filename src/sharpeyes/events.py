@@ -17,8 +17,16 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """``type`` is dotted: device.online, device.offline, channel.online,
-    channel.offline, catalog.changed, alarm, device.pending, device.deleted."""
+    """``type`` is dotted; ``data`` has the keys of its TypedDict in ``event_types.CATALOGUE``.
+
+    Devices: device.online/offline/pending/deleted/provisioned, channel.online/offline,
+    catalog.changed, alarm, alarm.updated. Streams: stream.started/stopped, media.status,
+    mobile.position, recording.disk_guard. Proxies: proxy.created/deleted/state/
+    reconnect_storm. Cascade: cascade.upper.created/updated/deleted/state,
+    cascade.channels.changed, cascade.forward.started/stopped. Sharing and audit:
+    grant.changed, audit.view. Ledger and jobs: ledger.changed, ledger.exported,
+    job.updated. O&M: om.alarm.<event>, om.workorder.
+    """
 
     type: str
     data: dict[str, Any]

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from typing import Any
 
 from sharpeyes.audit.service import AuditService
 from sharpeyes.cascade.service import CascadeService
@@ -22,11 +23,13 @@ from sharpeyes.devices.messaging import DeviceMessaging
 from sharpeyes.devices.registrar import Registrar, RegistrarPolicy
 from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
+from sharpeyes.devices.sip_routes import register_device_routes
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181.message import SipRequest, SipResponse, response_for
 from sharpeyes.health.service import HealthService
 from sharpeyes.jobs import JobRunner
 from sharpeyes.ledger.service import LedgerService
+from sharpeyes.lifecycle import Component, Lifecycle, Step
 from sharpeyes.live.service import LiveService
 from sharpeyes.messages.service import MessageService
 from sharpeyes.messages.talk import TalkService
@@ -42,13 +45,12 @@ from sharpeyes.sharing.requests import ShareService
 from sharpeyes.sharing.secretbox import SecretBox
 from sharpeyes.sharing.users import UserService
 from sharpeyes.sip.dialog import DialogLayer
+from sharpeyes.sip.router import DEVICE_SIDE, SipRouter
 from sharpeyes.sip.stack import SipStack
 from sharpeyes.sip.transport import Peer
 from sharpeyes.store.db import Database
 
 log = logging.getLogger(__name__)
-
-ALLOW = "REGISTER, MESSAGE, NOTIFY, SUBSCRIBE, INFO, BYE, ACK, OPTIONS, INVITE, CANCEL"
 
 
 class Node:
@@ -186,25 +188,6 @@ class Node:
             recording=self.recording,  # 录像完好率 from the recording domain's per-day figure
             ptz=self.messages.ptz,  # the PTZ-unresponsive probe
         )
-        self.registrar: Registrar | None = None
-        self.jwt_secret = b""
-        self._http: object | None = None
-        self._http_task: asyncio.Task[None] | None = None
-        self.http_port: int | None = None
-        self.loop_lag: deque[float] = deque(maxlen=1200)  # the last minute at 50 ms
-        self.metrics = NodeMetrics(self)
-        self.metrics_listener: MetricsListener | None = None
-
-    # ---------------------------------------------------------- lifecycle
-    async def start(self, *, http: bool = True) -> None:
-        await self.db.upgrade()
-        sip = self.settings.sip
-        nonce_secret = await get_or_create_secret(self.db, "sip_nonce")
-        self.jwt_secret = await get_or_create_secret(self.db, "jwt")
-        box = SecretBox(await get_or_create_secret(self.db, "secretbox"))
-        self.users.secretbox = box
-        self.apps.secretbox = box
-        self.audit.start()
         self.registrar = Registrar(
             self.registry,
             RegistrarPolicy(
@@ -219,35 +202,63 @@ class Node:
                 lockout_s=sip.auth_lockout_s,
                 sha256=sip.digest_sha256,
             ),
-            nonce_secret,
+            b"",  # the nonce secret is read from the database when the node starts
             on_registered=self.messaging.after_register,
         )
-        if self.settings.auth.admin_password:
-            await self.users.ensure_admin(self.settings.auth.admin_password)
-        await self.jobs.start()
-        self.sharing.start()
-        self.apps.start()
-        await self.ledger.start()
-        await self.health.start()  # subscribes before the registry publishes anything
-        await self.registry.load()
-        self.registry.start()
-        await self.stack.start()
-        self.messaging.start()
-        self.messages.start()
-        self.live.start(await get_or_create_secret(self.db, "stream"))
-        await self.proxies.start()
-        await self.recording.start()
-        self._lag_task = asyncio.create_task(self._watch_loop_lag())
-        self.upper_sip.start()
-        await self.cascade.start()
-        if http:
-            await self._start_http()
-        ops = self.settings.ops
-        if ops.metrics_port is not None:
-            self.metrics_listener = MetricsListener(
-                self.metrics, ops.metrics_host, ops.metrics_port
-            )
-            await self.metrics_listener.start()
+        self.jwt_secret = b""
+        self._http: object | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self.http_port: int | None = None
+        self._serve_http = True
+        self.loop_lag: deque[float] = deque(maxlen=1200)  # the last minute at 50 ms
+        self._lag_task: asyncio.Task[None] | None = None
+        self.metrics = NodeMetrics(self)
+        ops = settings.ops
+        self.metrics_listener = (
+            MetricsListener(self.metrics, ops.metrics_host, ops.metrics_port)
+            if ops.metrics_port is not None
+            else None
+        )
+        self.router = self._sip_routes()
+        self.lifecycle = Lifecycle(self._components())
+
+    def _components(self) -> list[Component]:
+        """Start order = dependency order; the Lifecycle stops them in reverse.
+
+        Kept from the hand-written start/stop: health subscribes before the registry
+        loads (and publishes); every stream is ended (BYE while the SIP stack runs, so
+        viewers' WebSockets close) before the HTTP server stops; the cascade's forwards
+        are BYEd before its links unregister.
+        """
+        metrics = self.metrics_listener
+        return [
+            Step("db", self.db.upgrade, self.db.dispose),
+            Step("secrets", self._load_secrets),
+            Step("audit", self.audit.start, self.audit.stop),
+            Step("admin", self._ensure_admin),
+            Step("jobs", self.jobs.start, self.jobs.stop),
+            Step("sharing", self.sharing.start, self.sharing.stop),
+            Step("apps", self.apps.start, self.apps.stop),
+            Step("ledger", self.ledger.start, self.ledger.stop),
+            Step("health", self.health.start, self.health.stop),
+            Step("registry", self._start_registry, self.registry.stop, self._registry_stats),
+            Step("registrar", counters=lambda: self.registrar.stats),
+            Step("sip", self.stack.start, self.stack.stop, self._sip_stats),
+            Step("messaging", self.messaging.start, self.messaging.stop, self._messaging_stats),
+            Step("messages", self.messages.start, self.messages.stop, lambda: self.messages.stats),
+            Step("loop_lag", self._start_lag, self._stop_lag, self.loop_lag_ms),
+            Step("http", self._start_http_if_wanted, self._stop_http),
+            Step("metrics", metrics.start if metrics else None, metrics.stop if metrics else None),
+            Step("streams", self._start_streams, self._stop_streams, lambda: self.live.stats),
+            Step("cascade", self.cascade.start, self.cascade.stop),
+            Step("upper_sip", self.upper_sip.start, self.upper_sip.stop),
+        ]
+
+    # ---------------------------------------------------------- lifecycle
+    async def start(self, *, http: bool = True) -> None:
+        self._serve_http = http
+        await self.lifecycle.start()
+        sip = self.settings.sip
         log.info(
             "node %s up: SIP %s:%d (udp+tcp), HTTP %s",
             sip.id,
@@ -255,6 +266,64 @@ class Node:
             self.stack.port,
             f"{self.settings.http.host}:{self.http_port}" if http else "off",
         )
+
+    async def stop(self) -> None:
+        """Stops what started, in reverse; a no-op for a node that never started."""
+        await self.lifecycle.stop()
+
+    async def _load_secrets(self) -> None:
+        self.registrar.secret = await get_or_create_secret(self.db, "sip_nonce")
+        self.jwt_secret = await get_or_create_secret(self.db, "jwt")
+        box = SecretBox(await get_or_create_secret(self.db, "secretbox"))
+        self.users.secretbox = box
+        self.apps.secretbox = box
+        # Loaded here, not when streams start: nothing may sign a stream token with b"".
+        self.live.secret = await get_or_create_secret(self.db, "stream")
+
+    async def _ensure_admin(self) -> None:
+        if self.settings.auth.admin_password:
+            await self.users.ensure_admin(self.settings.auth.admin_password)
+
+    async def _start_registry(self) -> None:
+        await self.registry.load()
+        self.registry.start()
+
+    def _registry_stats(self) -> dict[str, Any]:
+        return {"devices_in_memory": len(self.registry.devices)}
+
+    def _sip_stats(self) -> dict[str, Any]:
+        return {**self.stack.transport.stats, **self.stack.stats}
+
+    def _messaging_stats(self) -> dict[str, Any]:
+        return dict(self.messaging.stats)
+
+    async def _start_streams(self) -> None:
+        self.live.start(self.live.secret)
+        await self.proxies.start()
+        await self.recording.start()
+
+    async def _stop_streams(self) -> None:
+        await self.live.stop()  # BYE every stream while the SIP stack still runs
+        await self.proxies.stop()  # after live: its sessions' pulls were told to stop
+        await self.talk.close()
+        await self.recording.stop()
+
+    def _start_lag(self) -> None:
+        self._lag_task = asyncio.create_task(self._watch_loop_lag())
+
+    def _stop_lag(self) -> None:
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+
+    async def _start_http_if_wanted(self) -> None:
+        if self._serve_http:
+            await self._start_http()
+
+    async def _stop_http(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True  # type: ignore[attr-defined]
+            if self._http_task is not None:
+                await asyncio.wait([self._http_task], timeout=5)
 
     async def _start_http(self) -> None:
         import uvicorn
@@ -312,32 +381,6 @@ class Node:
         recent = sorted(list(self.loop_lag)[-20:])
         return recent[len(recent) // 2] * 1000 if recent else 0.0
 
-    async def stop(self) -> None:
-        self._lag_task.cancel()
-        if self.metrics_listener is not None:
-            await self.metrics_listener.stop()
-        await self.upper_sip.stop()  # BYE the uppers' forwards, then unregister up
-        await self.cascade.stop()
-        await self.live.stop()  # BYE every stream while the SIP stack still runs
-        await self.proxies.stop()  # after live: its sessions' pulls were told to stop
-        await self.talk.close()
-        if self._http is not None:
-            self._http.should_exit = True  # type: ignore[attr-defined]
-            if self._http_task is not None:
-                await asyncio.wait([self._http_task], timeout=5)
-        await self.recording.stop()
-        await self.jobs.stop()
-        await self.sharing.stop()
-        await self.apps.stop()
-        await self.health.stop()
-        await self.ledger.stop()
-        await self.messages.stop()
-        await self.messaging.stop()
-        await self.stack.stop()
-        await self.registry.stop()
-        await self.audit.stop()
-        await self.db.dispose()
-
     async def _grant_ended(self, grant: ShareGrant, reason: str) -> None:
         """A grant expired or was revoked: end the live viewers it was carrying."""
         now = time.time()
@@ -354,35 +397,23 @@ class Node:
         return resp
 
     async def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
-        method = req.method
-        # Requests from an upper platform we register to (or in a forward's dialog)
-        # go to the cascade domain; everything else comes from devices / lower platforms.
-        if self.upper_sip.owns(req, peer):
-            return await self.upper_sip.handle(req, peer)
-        if method == "MESSAGE":
-            if self.dialogs.has_dialog(req.call_id):  # in-dialog: MediaStatus of a playback
-                return self.dialogs.on_request(req, peer)
-            return await self.messaging.on_message(req, peer)
-        if method == "REGISTER":
-            assert self.registrar is not None
-            return await self.registrar.handle(req, peer)
-        if method == "NOTIFY":
-            return await self.messaging.on_notify(req, peer)
-        if method == "OPTIONS":
-            return response_for(req, 200, headers=[("Allow", ALLOW)])
-        if method == "ACK":
-            return None
-        if method in ("BYE", "INFO", "CANCEL"):
-            return self.dialogs.on_request(req, peer)
-        if method == "INVITE" and self.talk.expects(req):
-            return await self.talk.on_invite(req, peer)  # a device answering our broadcast
-        if method in ("INVITE", "SUBSCRIBE"):
-            return response_for(
-                req,
-                488 if method == "INVITE" else 489,
-                "Not Acceptable Here" if method == "INVITE" else "Bad Event",
-            )
-        return response_for(req, 405, headers=[("Allow", ALLOW)])
+        return await self.router.dispatch(req, peer)
+
+    def _sip_routes(self) -> SipRouter:
+        """Who answers which request: each domain adds its own handlers, in this order."""
+        router = SipRouter()
+        self.upper_sip.sip_routes(router)  # requests from uppers we register to: cascade
+        self.dialogs.sip_routes(router)  # in-dialog, before out-of-dialog MESSAGE
+        register_device_routes(router, self.registrar, self.messaging)
+        self.talk.sip_routes(router)  # a device's INVITE answering our broadcast
+        router.add(
+            "OPTIONS",
+            DEVICE_SIDE,
+            lambda req, _peer: response_for(req, 200, headers=[("Allow", router.allow())]),
+        )
+        router.refuse("INVITE", 488, "Not Acceptable Here")  # devices do not call us
+        router.refuse("SUBSCRIBE", 489, "Bad Event")  # no event package for devices yet
+        return router
 
 
 def _has_ws_sansio() -> bool:

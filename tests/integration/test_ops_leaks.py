@@ -23,6 +23,7 @@ from .conftest import NodeFactory, login
 from .devices_helpers import EventReader, eventually, fleet_for, ipc
 from .ledger_helpers import ADMIN
 from .live_helpers import camera, live_node, play
+from .sharing_helpers import DEPT_ORG, user
 
 pytestmark = pytest.mark.db
 
@@ -166,6 +167,12 @@ async def test_stats_internals_only_for_unrestricted_users(make_node: NodeFactor
         await eventually(counted, 15)
         full = (await admin.get("/api/stats")).json()
         assert {"sip", "registrar", "messaging", "interop", "loop_lag"} <= set(full)
+        # every component's own stats(), by name (the composition root's lifecycle)
+        assert {"sip", "registrar", "messaging", "loop_lag", "streams"} <= set(full["components"])
+        assert full["components"]["registrar"]["ok"] >= 1
+        # a department user has no region scope of its own, whatever region_codes says
+        dept = await user(node, "dep1", "department", org_id=DEPT_ORG)
+        assert "sip" not in (await dept.get("/api/stats")).json()
         mine = (await limited.get("/api/stats")).json()
         assert set(mine) == {
             "devices_online",

@@ -65,8 +65,12 @@ def test_round_trip_keeps_headers_and_body() -> None:
     raw = raw.replace(b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
     msg = parse_message(raw)
     again = parse_message(msg.to_bytes())
+    assert isinstance(msg, SipRequest) and isinstance(again, SipRequest)
+    assert (again.method, again.uri) == ("MESSAGE", msg.uri) and msg.uri.startswith("sip:")
     assert again.body == body
-    assert list(again.headers) == list(msg.headers)
+    assert list(again.headers) == list(msg.headers)  # (name, value) pairs, in order
+    assert again.headers["Content-Length"] == str(len(body))
+    assert again.to_bytes() == msg.to_bytes()  # serialising is a fixpoint
 
 
 def test_compact_headers_and_bare_lf() -> None:

@@ -48,12 +48,13 @@ from sharpeyes.ledger.service import InvalidRecord, LedgerConflict, LedgerNotFou
 from sharpeyes.live.session import StreamEnded
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(services: Services) -> FastAPI:
+    """The HTTP API over ``services`` (the node, or anything shaped like it)."""
     app = FastAPI(
         title="sharpeyes",
         version=__version__,
@@ -61,7 +62,7 @@ def create_app(node: Node) -> FastAPI:
         docs_url=None,  # served from local assets by mount_docs (offline networks)
         redoc_url=None,
     )
-    app.state.node = node
+    app.state.services = services
     mount_docs(app, "/api/docs")
     for module in (
         health,
@@ -94,7 +95,7 @@ def create_app(node: Node) -> FastAPI:
     _error_handlers(app)
 
     # Last: the console's catch-all GET must not shadow any API route.
-    mount_console(app, dist_dir(node.settings.ui.dist))
+    mount_console(app, dist_dir(services.settings.ui.dist))
     return app
 
 

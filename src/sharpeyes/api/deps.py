@@ -20,7 +20,10 @@ from sharpeyes.sharing.principal import Permission, Principal, has_permission
 from sharpeyes.sharing.tokens import TokenError, decode_access_token
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.devices.service import DeviceService
+    from sharpeyes.lifecycle import Lifecycle
+    from sharpeyes.messages.service import MessageService
+    from sharpeyes.services import Services
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -28,14 +31,33 @@ _bearer = HTTPBearer(auto_error=False)
 PASSWORD_CHANGE_ROUTES = frozenset({"/api/auth/me", "/api/auth/password", "/api/auth/logout"})
 
 
-def get_node(request: Request) -> Node:
-    return request.app.state.node  # type: ignore[no-any-return]
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
-NodeDep = Annotated["Node", Depends(get_node)]
+ServicesDep = Annotated["Services", Depends(get_services)]
+# The name the routes were written with; they see the services object, not the Node.
+NodeDep = ServicesDep
+get_node = get_services
 
 
-async def principal_from_token(node: Node, token: str) -> Principal:
+def _service(attr: str) -> Callable[[Request], Any]:
+    """A dependency giving one service of the services object (``attr`` names it)."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state.services, attr)
+
+    get.__name__ = f"get_{attr}"
+    return get
+
+
+# Routes depend on the service they use, not on the whole node.
+DevicesDep = Annotated["DeviceService", Depends(_service("devices"))]
+MessagesDep = Annotated["MessageService", Depends(_service("messages"))]
+LifecycleDep = Annotated["Lifecycle", Depends(_service("lifecycle"))]
+
+
+async def principal_from_token(node: Services, token: str) -> Principal:
     try:
         claims = decode_access_token(token, node.jwt_secret, time.time())
     except TokenError as exc:
@@ -53,7 +75,7 @@ async def principal_from_token(node: Node, token: str) -> Principal:
     return principal
 
 
-async def _app_principal(request: Request, node: Node) -> Principal:
+async def _app_principal(request: Request, node: Services) -> Principal:
     from sharpeyes.sharing.apps import SignatureError
 
     body = await request.body()

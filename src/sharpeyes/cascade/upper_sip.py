@@ -46,6 +46,7 @@ from sharpeyes.sip.responder import (
     notify_request,
     send_paced,
 )
+from sharpeyes.sip.router import ANY, PeerKind, SipRouter
 from sharpeyes.sip.stack import SipStack, SipTimeout, new_tag
 from sharpeyes.sip.transport import Peer
 
@@ -113,8 +114,13 @@ class UpperSip:
         task.add_done_callback(self._tasks.discard)
 
     # --------------------------------------------------------------- route
+    def sip_routes(self, router: SipRouter) -> None:
+        """Every request from an upper we register to (or in a forward's dialog) is ours."""
+        router.classify_with(lambda req, peer: PeerKind.UPPER if self.owns(req, peer) else None)
+        router.add(ANY, PeerKind.UPPER, self.handle)
+
     def owns(self, req: SipRequest, peer: Peer) -> bool:
-        """Is this request the upper's (or in a forward dialog)? node.py asks first."""
+        """Is this request the upper's (or in a forward dialog)? The router asks first."""
         if req.call_id in self.forwards:
             return True
         try:

@@ -39,6 +39,7 @@ from sharpeyes.live.session import (
     LiveSession,
     SessionKey,
     SessionKind,
+    SessionState,
     StreamEnded,
 )
 from sharpeyes.live.snapshot import SnapshotError, keyframe_to_jpeg
@@ -508,7 +509,7 @@ class LiveService:
     ) -> None:
         if s.state == "ended":
             return
-        s.state = "ended"
+        s.state = SessionState.ENDED
         s.end_reason = reason
         s.end_detail = detail
         s.ended_at = time.time()

@@ -31,6 +31,14 @@ from sharpeyes.media.rtp import RtpReceiver
 from sharpeyes.sip.dialog import Dialog
 
 
+class SessionState(StrEnum):
+    """starting → live (first media) → ended; compares equal to its string value."""
+
+    STARTING = "starting"
+    LIVE = "live"
+    ENDED = "ended"
+
+
 class EndReason(StrEnum):
     """Why a live session ended: what an operator reads to know what to fix."""
 
@@ -150,7 +158,7 @@ class LiveSession:
         self.started_by = started_by
         self.created_at = time.time()
         self.created_mono = clock.now
-        self.state = "starting"  # starting → live → ended
+        self.state = SessionState.STARTING
         self.download_speed = 1  # Download sessions: a=downloadspeed
         self.port: int | None = None
         self.dialog: Dialog | None = None
@@ -228,8 +236,8 @@ class LiveSession:
                 push(f)
 
     def _on_ready(self, hub: StreamHub) -> None:
-        if self.state == "starting":
-            self.state = "live"
+        if self.state == SessionState.STARTING:
+            self.state = SessionState.LIVE
         if not self.ready.done():
             self.ready.set_result(None)
 
@@ -346,7 +354,7 @@ class LiveSession:
     def describe(self, now: float, hls_idle_s: float) -> dict[str, Any]:
         rx = self.rx
         hub = self.hub
-        ws, hls = self.viewer_count(now, hls_idle_s) if self.state != "ended" else (0, 0)
+        ws, hls = self.viewer_count(now, hls_idle_s) if self.state != SessionState.ENDED else (0, 0)
         expected = rx.received + rx.lost
         return {
             "id": self.id,

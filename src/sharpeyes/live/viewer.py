@@ -102,9 +102,9 @@ class WsViewer:
         if pending:
             out.append(("binary", b"".join(pending)))
         self._bytes = 0
-        for kind, data in out:
-            if kind == "binary":
-                self.sent_bytes += len(data)
+        for frame_kind, payload in out:
+            if frame_kind == "binary":
+                self.sent_bytes += len(payload)
         return out
 
 

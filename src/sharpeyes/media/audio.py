@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from fractions import Fraction
+from typing import cast
 
 import av
 
@@ -75,13 +76,14 @@ class G711ToAac:
     def __init__(self, codec: str, *, rate: int = TRANSCODE_RATE) -> None:
         if codec not in G711_CODECS:
             raise AudioError(f"not G.711: {codec}")
-        self._dec = av.CodecContext.create(G711_CODECS[codec], "r")
-        self._dec.sample_rate = 8000  # type: ignore[attr-defined]
-        self._dec.layout = "mono"  # type: ignore[attr-defined]
+        # create() is typed by codec name; the G.711 names arrive as a plain str
+        self._dec = cast(av.AudioCodecContext, av.CodecContext.create(G711_CODECS[codec], "r"))
+        self._dec.sample_rate = 8000
+        self._dec.layout = "mono"
         enc = av.CodecContext.create("aac", "w")
-        enc.sample_rate = rate  # type: ignore[attr-defined]
-        enc.layout = "mono"  # type: ignore[attr-defined]
-        enc.format = "fltp"  # type: ignore[attr-defined]
+        enc.sample_rate = rate
+        enc.layout = "mono"
+        enc.format = "fltp"
         enc.bit_rate = TRANSCODE_BITRATE
         enc.time_base = Fraction(1, rate)
         enc.open()

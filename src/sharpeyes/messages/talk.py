@@ -49,6 +49,7 @@ from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.stream_tokens import decode_stream_token, issue_stream_token
 from sharpeyes.sharing.tokens import TokenError
 from sharpeyes.sip.dialog import Dialog, DialogLayer, InviteFailed
+from sharpeyes.sip.router import DEVICE_SIDE, SipRouter
 from sharpeyes.sip.stack import SipTimeout, new_tag
 from sharpeyes.sip.transport import Peer
 
@@ -361,6 +362,10 @@ class TalkService:
         finally:
             self._awaiting.pop(ch.device_id, None)
         return self._granted(principal, session, client_ip, mode="broadcast")
+
+    def sip_routes(self, router: SipRouter) -> None:
+        """A device answering our broadcast with its own INVITE (GB/T 28181 §9.12)."""
+        router.add("INVITE", DEVICE_SIDE, self.on_invite, when=lambda req, _p: self.expects(req))
 
     def expects(self, req: SipRequest) -> bool:
         """Is this INVITE a device answering our broadcast?"""

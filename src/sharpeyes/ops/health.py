@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sharpeyes.store.db import alembic_config
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.services import Services as Node
 
 
 @lru_cache(maxsize=1)

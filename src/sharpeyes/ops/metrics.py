@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sharpeyes.store.models import Channel, Device
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.services import Services as Node
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _KEEPALIVE = b"<CmdType>Keepalive</CmdType>"
@@ -112,7 +112,7 @@ class _NodeCollector(Collector):
         reg = CounterMetricFamily(
             "sharpeyes_register_outcomes", "REGISTER outcomes since start", labels=["outcome"]
         )
-        for k, v in (node.registrar.stats if node.registrar else {}).items():
+        for k, v in node.registrar.stats.items():
             reg.add_metric([k], v)
         yield reg
         sip = CounterMetricFamily(

@@ -21,7 +21,7 @@ from sharpeyes.sim.county import COUNTY, COUNTY_CODE, township_names
 from sharpeyes.store.models import Channel
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.services import Services as Node
     from sharpeyes.sim.device import SimDeviceConfig
 
 SEEDER = Principal(user_id=0, username="demo", role=Role.ADMIN)

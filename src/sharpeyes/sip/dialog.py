@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from sharpeyes.gb28181.message import (
     Headers,
@@ -33,6 +34,7 @@ from sharpeyes.gb28181.message import (
     parse_name_addr,
     response_for,
 )
+from sharpeyes.sip.router import DEVICE_SIDE, SipRouter
 from sharpeyes.sip.stack import ResponseHook, SipStack, SipTimeout, new_call_id, new_tag
 from sharpeyes.sip.transport import Peer
 
@@ -48,6 +50,15 @@ class InviteFailed(Exception):
         super().__init__(f"{status} {reason}".strip())
         self.status = status
         self.reason = reason
+
+
+class DialogState(StrEnum):
+    """An outgoing INVITE's fate; kept after it ends to answer late retransmissions."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # we gave up (timeout, cancel): a late 2xx is ACKed and BYEd
 
 
 @dataclass(eq=False)
@@ -79,7 +90,7 @@ class _Call:
 
     invite: SipRequest
     peer: Peer
-    state: str = "pending"  # pending | confirmed | failed | abandoned
+    state: DialogState = DialogState.PENDING
     ack: bytes | None = None  # bytes to re-send on a retransmitted final response
     to_tag: str = ""
     expires: float = 0.0
@@ -145,15 +156,15 @@ class DialogLayer:
             resp = await stack.request(req, peer, timeout=timeout)
         except SipTimeout as exc:
             self.stats["invite_timeouts"] += 1
-            self._retire(call_id, "abandoned")
+            self._retire(call_id, DialogState.ABANDONED)
             raise InviteFailed(408, f"no answer to INVITE ({exc})") from exc
         except BaseException:
-            self._retire(call_id, "abandoned")  # a late 2xx is then ACKed and BYEd
+            self._retire(call_id, DialogState.ABANDONED)  # a late 2xx is then ACKed and BYEd
             raise
         if resp.status >= 300:
             self.stats["invite_failures"] += 1
             call.ack = self._failure_ack(req, resp)
-            self._retire(call_id, "failed")
+            self._retire(call_id, DialogState.FAILED)
             await self._send_raw(call.ack, peer)
             raise InviteFailed(resp.status, resp.reason)
         try:
@@ -161,7 +172,7 @@ class DialogLayer:
             contact_value = resp.headers.get("Contact")
             target = str(parse_name_addr(contact_value).uri) if contact_value else uri
         except SipParseError as exc:
-            self._retire(call_id, "abandoned")
+            self._retire(call_id, DialogState.ABANDONED)
             await self._hang_up_late(call, resp)
             raise InviteFailed(502, f"unusable 2xx: {exc}") from exc
         dialog = Dialog(
@@ -176,7 +187,7 @@ class DialogLayer:
             answer=resp,
             contact=contact,
         )
-        call.state = "confirmed"
+        call.state = DialogState.CONFIRMED
         call.to_tag = to.tag
         self.dialogs[call_id] = dialog  # before the ACK goes out: a BYE may follow at once
         ack = self._dialog_request(dialog, "ACK", cseq=cseq)
@@ -227,12 +238,23 @@ class DialogLayer:
         )
         return await self.stack.request(req, dialog.peer, timeout=timeout)
 
+    def sip_routes(self, router: SipRouter) -> None:
+        """In-dialog requests from devices; register before out-of-dialog MESSAGE."""
+        router.add(
+            "MESSAGE",  # MediaStatus in a playback's dialog
+            DEVICE_SIDE,
+            self.on_request,
+            when=lambda req, _peer: self.has_dialog(req.call_id),
+        )
+        for method in ("BYE", "INFO", "CANCEL"):
+            router.add(method, DEVICE_SIDE, self.on_request)
+
     def has_dialog(self, call_id: str) -> bool:
         return call_id in self.dialogs
 
     def _forget(self, dialog: Dialog) -> None:
         self.dialogs.pop(dialog.call_id, None)
-        self._retire(dialog.call_id, "confirmed")
+        self._retire(dialog.call_id, DialogState.CONFIRMED)
 
     # ------------------------------------------------------------- inbound
     def on_request(self, req: SipRequest, peer: Peer) -> SipResponse | None:
@@ -289,13 +311,13 @@ class DialogLayer:
             return
         to_tag = _to_tag(resp)
         if call.ack is not None and (
-            (resp.status >= 300 and call.state == "failed")
-            or (call.state == "confirmed" and to_tag == call.to_tag)
+            (resp.status >= 300 and call.state == DialogState.FAILED)
+            or (call.state == DialogState.CONFIRMED and to_tag == call.to_tag)
         ):
             self.stats["re_acks"] += 1
             self.stack.transport.send_now(call.ack, call.peer)
             return
-        if 200 <= resp.status < 300 and call.state in ("abandoned", "pending"):
+        if 200 <= resp.status < 300 and call.state in (DialogState.ABANDONED, DialogState.PENDING):
             # We gave up on this INVITE (or it is a second 2xx): take the call and end it.
             self.stats["late_2xx_hung_up"] += 1
             self.stack.schedule(self._hang_up_late(call, resp))
@@ -326,7 +348,7 @@ class DialogLayer:
         except OSError:
             return
         call.to_tag = to.tag
-        call.state = "confirmed"
+        call.state = DialogState.CONFIRMED
         await self.bye(dialog, timeout=4.0)
 
     # ------------------------------------------------------------- helpers
@@ -364,12 +386,12 @@ class DialogLayer:
         except OSError as exc:
             log.debug("cannot send ACK to %s: %s", peer, exc)
 
-    def _retire(self, call_id: str, state: str) -> None:
+    def _retire(self, call_id: str, state: DialogState) -> None:
         """Keep the call for retransmissions for ``linger`` seconds, then forget it."""
         call = self._calls.get(call_id)
         if call is None:
             return
-        if state != "confirmed" or call.state != "confirmed":
+        if state != DialogState.CONFIRMED or call.state != DialogState.CONFIRMED:
             call.state = state
         now = time.monotonic()
         call.expires = now + self.linger

@@ -241,7 +241,7 @@ class RegistrationClient:
         """Capped exponential with full jitter on the upper half (never a retry storm)."""
         cfg = self.config
         ceiling = min(cfg.backoff_cap, cfg.backoff_base * (2 ** max(0, failures - 1)))
-        return ceiling * cfg.rng.uniform(0.5, 1.0)
+        return float(ceiling * cfg.rng.uniform(0.5, 1.0))
 
     def _authorization(self, challenge: Mapping[str, str]) -> str:
         cfg = self.config

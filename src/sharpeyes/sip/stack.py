@@ -145,7 +145,7 @@ class SipStack:
             return
         method = "INVITE" if msg.method == "ACK" else msg.method
         key = (
-            via.branch or msg.call_id + msg.headers.get("CSeq", ""),
+            via.branch or msg.call_id + (msg.headers.get("CSeq") or ""),
             f"{via.host}:{via.port}",
             method,
         )
@@ -352,7 +352,10 @@ class SipStack:
         if not self.latency:
             return {"p50_ms": 0.0, "p99_ms": 0.0, "samples": 0}
         data = sorted(self.latency)
-        pick = lambda q: data[min(len(data) - 1, int(q * len(data)))] * 1000  # noqa: E731
+
+        def pick(q: float) -> float:
+            return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
         return {"p50_ms": round(pick(0.5), 3), "p99_ms": round(pick(0.99), 3), "samples": len(data)}
 
     def schedule(self, coro: Awaitable[None]) -> None:

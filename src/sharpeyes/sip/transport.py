@@ -46,7 +46,7 @@ class _Udp(asyncio.DatagramProtocol):
     def __init__(self, owner: Transport) -> None:
         self.owner = owner
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.owner._received_datagram(data, Peer("udp", addr[0], addr[1]))
 
     def error_received(self, exc: Exception) -> None:

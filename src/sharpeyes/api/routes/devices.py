@@ -21,7 +21,7 @@ from sharpeyes.api.schemas import (
 from sharpeyes.devices.service import describe_device_id
 
 if TYPE_CHECKING:
-    from sharpeyes.node import Node
+    from sharpeyes.services import Services as Node
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 

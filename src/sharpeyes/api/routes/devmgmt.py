@@ -111,7 +111,6 @@ async def registration_failures(
 ) -> dict[str, Any]:
     """Devices refused at REGISTER (403 and why), newest first; admins see all,
     region-scoped users those whose code starts with one of their regions."""
-    assert node.registrar is not None
     items = node.registrar.failures.items()
     if principal.region_codes is not None:
         items = [f for f in items if f.device_id.startswith(tuple(principal.region_codes))]

@@ -20,7 +20,7 @@ router = APIRouter(tags=["events"])
 
 @router.websocket("/api/events")
 async def events(ws: WebSocket, token: str = "") -> None:
-    node = ws.app.state.node
+    node = ws.app.state.services
     try:
         principal = await principal_from_token(node, token)
     except HTTPException:

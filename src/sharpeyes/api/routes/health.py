@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sharpeyes import __version__
-from sharpeyes.api.deps import NodeDep, Reader
+from sharpeyes.api.deps import DevicesDep, NodeDep, Reader
 
 router = APIRouter(tags=["health"])
 
@@ -26,23 +26,25 @@ async def health(node: NodeDep) -> dict[str, Any]:
 @router.get("/api/stats")
 async def stats(principal: Reader, node: NodeDep) -> dict[str, Any]:
     counts = await node.devices.counts(principal)
-    if principal.region_codes is not None:
-        # A region-limited user gets the counts of their regions, not the node's internals
+    if principal.base_regions is not None or principal.channel_limit is not None:
+        # A scoped user or app gets the counts of its scope, not the node's internals
         # (SIP traffic, registrar outcomes, other regions' device IDs in interop counters).
         return counts
+    components = node.lifecycle.stats()  # each component's own stats(), by name
     return {
         **counts,
-        "sip": {**node.stack.transport.stats, **node.stack.stats},
+        "sip": components.get("sip", {}),
         "sip_latency": node.stack.latency_percentiles(),
-        "loop_lag": node.loop_lag_ms(),
+        "loop_lag": components.get("loop_lag", node.loop_lag_ms()),
         "devices_in_memory": len(node.registry.devices),
-        "registrar": node.registrar.stats if node.registrar else {},
-        "messaging": node.messaging.stats,
+        "registrar": components.get("registrar", {}),
+        "messaging": components.get("messaging", {}),
         "interop": node.interop.snapshot(),
+        "components": components,
     }
 
 
 @router.get("/api/stats/regions")
-async def stats_by_region(principal: Reader, node: NodeDep) -> dict[str, Any]:
+async def stats_by_region(principal: Reader, devices: DevicesDep) -> dict[str, Any]:
     """Camera channels online/offline per civil code (``""``: channels without one)."""
-    return {"items": await node.devices.channel_counts_by_civil_code(principal)}
+    return {"items": await devices.channel_counts_by_civil_code(principal)}

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sharpeyes.api.deps import NodeDep, Reader, Writer
+from sharpeyes.api.deps import DevicesDep, MessagesDep, Reader, Writer
 from sharpeyes.messages.commands import Control
 from sharpeyes.messages.subscriptions import EventKind
 from sharpeyes.sharing.principal import Permission, has_permission
@@ -109,14 +109,14 @@ _DRAG = {Control.DRAG_ZOOM_IN, Control.DRAG_ZOOM_OUT, Control.HOME_POSITION}
 
 @router.post("/{device_id}/control", response_model=ControlOut)
 async def control(
-    device_id: str, body: ControlIn, principal: Writer, node: NodeDep, request: Request
+    device_id: str, body: ControlIn, principal: Writer, messages: MessagesDep, request: Request
 ) -> ControlOut:
     """TeleBoot, RecordCmd, GuardCmd, AlarmCmd, IFameCmd, DragZoomIn/Out, HomePosition."""
     params = body.model_dump(exclude={"command", "channel_id"}, exclude_none=True)
     # these move the camera: the PTZ right too
     if body.command in _DRAG and not has_permission(principal, Permission.PTZ):
         raise PermissionError("permission ptz required")
-    out = await node.messages.control(
+    out = await messages.control(
         principal,
         device_id,
         body.command,
@@ -129,7 +129,7 @@ async def control(
 
 @router.post("/{device_id}/config", response_model=ConfigOut)
 async def configure(
-    device_id: str, body: ConfigIn, principal: Writer, node: NodeDep, request: Request
+    device_id: str, body: ConfigIn, principal: Writer, messages: MessagesDep, request: Request
 ) -> ConfigOut:
     """DeviceConfig: BasicParam, SVACEncodeConfig, SVACDecodeConfig, SnapShotConfig (2022)."""
     sections = {
@@ -138,7 +138,7 @@ async def configure(
         "svac_decode": body.svac_decode,
         "snapshot": body.snapshot.model_dump() if body.snapshot else None,
     }
-    out = await node.messages.configure(
+    out = await messages.configure(
         principal, device_id, sections, channel_id=body.channel_id, client_ip=_ip(request)
     )
     return ConfigOut(**out)
@@ -148,18 +148,18 @@ async def configure(
 async def config_download(
     device_id: str,
     principal: Reader,
-    node: NodeDep,
+    messages: MessagesDep,
     type: Annotated[str, Query(max_length=80, pattern=r"^[A-Za-z/]+$")] = "BasicParam",
 ) -> dict[str, Any]:
     """ConfigDownload: BasicParam, VideoParamOpt, SVACEncodeConfig, SVACDecodeConfig ("/")."""
-    return await node.messages.config_download(principal, device_id, type)
+    return await messages.config_download(principal, device_id, type)
 
 
 @router.get("/{device_id}/query/alarm")
 async def query_alarm(
     device_id: str,
     principal: Reader,
-    node: NodeDep,
+    messages: MessagesDep,
     start_priority: Annotated[int, Query(ge=0, le=4)] = 0,
     end_priority: Annotated[int, Query(ge=0, le=4)] = 0,
     method: Annotated[int, Query(ge=0, le=1234567)] = 0,
@@ -175,7 +175,7 @@ async def query_alarm(
         "start_time": start_time,
         "end_time": end_time,
     }
-    return await node.messages.query_alarms(principal, device_id, filters)
+    return await messages.query_alarms(principal, device_id, filters)
 
 
 @router.get("/{device_id}/query/{what}")
@@ -183,22 +183,22 @@ async def query_2022(
     device_id: str,
     what: Query2022,
     principal: Reader,
-    node: NodeDep,
+    messages: MessagesDep,
     channel_id: ChannelIdQ = None,
     number: Annotated[int | None, Query(ge=0, le=255)] = None,
 ) -> dict[str, Any]:
     """GB/T 28181-2022 queries (PTZPosition, SDCardStatus, HomePosition, cruise tracks)."""
-    return await node.messages.query_2022(
+    return await messages.query_2022(
         principal, device_id, what, channel_id=channel_id, number=number
     )
 
 
 @router.post("/{device_id}/subscriptions", response_model=SubscriptionOut)
 async def subscribe(
-    device_id: str, body: SubscribeIn, principal: Writer, node: NodeDep, request: Request
+    device_id: str, body: SubscribeIn, principal: Writer, messages: MessagesDep, request: Request
 ) -> SubscriptionOut:
     """Alarm or MobilePosition SUBSCRIBE (Event: presence), refreshed before it expires."""
-    sub = await node.messages.subscribe(
+    sub = await messages.subscribe(
         principal,
         device_id,
         _KINDS[body.kind],
@@ -210,8 +210,10 @@ async def subscribe(
 
 
 @router.get("/{device_id}/subscriptions", response_model=list[SubscriptionOut])
-async def subscriptions(device_id: str, principal: Reader, node: NodeDep) -> list[SubscriptionOut]:
-    return [SubscriptionOut(**s) for s in await node.messages.subscriptions(principal, device_id)]
+async def subscriptions(
+    device_id: str, principal: Reader, messages: MessagesDep
+) -> list[SubscriptionOut]:
+    return [SubscriptionOut(**s) for s in await messages.subscriptions(principal, device_id)]
 
 
 @router.delete("/{device_id}/subscriptions/{kind}")
@@ -219,12 +221,10 @@ async def unsubscribe(
     device_id: str,
     kind: Literal["alarm", "mobile_position"],
     principal: Writer,
-    node: NodeDep,
+    messages: MessagesDep,
     request: Request,
 ) -> dict[str, bool]:
-    gone = await node.messages.unsubscribe(
-        principal, device_id, _KINDS[kind], client_ip=_ip(request)
-    )
+    gone = await messages.unsubscribe(principal, device_id, _KINDS[kind], client_ip=_ip(request))
     return {"unsubscribed": gone}
 
 
@@ -232,14 +232,12 @@ async def unsubscribe(
 async def positions(
     device_id: str,
     principal: Reader,
-    node: NodeDep,
+    messages: MessagesDep,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[PositionOut]:
-    rows = await node.messages.positions(
-        principal, device_id, since=since, until=until, limit=limit
-    )
+    rows = await messages.positions(principal, device_id, since=since, until=until, limit=limit)
     return [PositionOut.model_validate(r) for r in rows]
 
 
@@ -247,12 +245,12 @@ async def positions(
 async def track(
     device_id: str,
     principal: Reader,
-    node: NodeDep,
+    messages: MessagesDep,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """The positions as one GeoJSON LineString Feature (the console map draws it)."""
-    rows = await node.messages.positions(principal, device_id, since=since, limit=limit)
+    rows = await messages.positions(principal, device_id, since=since, limit=limit)
     coordinates = [[r.longitude, r.latitude] for r in rows]
     return {
         "type": "Feature",
@@ -266,10 +264,12 @@ async def track(
 
 
 @router.get("/{device_id}/messages")
-async def message_counters(device_id: str, principal: Reader, node: NodeDep) -> dict[str, int]:
+async def message_counters(
+    device_id: str, principal: Reader, messages: MessagesDep, devices: DevicesDep
+) -> dict[str, int]:
     """Per-device counters: MANSCDP CmdTypes we do not know (answered per the standard)."""
-    await node.devices.get_device(principal, device_id)
-    return {"unknown_cmd": node.messages.unknown_count(device_id)}
+    await devices.get_device(principal, device_id)
+    return {"unknown_cmd": messages.unknown_count(device_id)}
 
 
 __all__ = ["router"]

@@ -218,7 +218,7 @@ async def stream_ws(ws: WebSocket, session_id: str, token: str = "", audio: bool
     ``audio=1`` asks for sound: the init segment then has an AAC track (G.711 is
     transcoded only while such a viewer is connected) and ``init`` says ``audio``.
     """
-    node = ws.app.state.node
+    node = ws.app.state.services
     try:
         session, claims = node.live.viewer_session(session_id, token)
     except TokenError as exc:

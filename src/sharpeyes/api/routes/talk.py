@@ -87,7 +87,7 @@ async def stop_talk(talk_id: str, principal: Writer, node: NodeDep) -> dict[str,
 
 @router.websocket("/api/talk/{talk_id}/ws")
 async def talk_ws(ws: WebSocket, talk_id: str, token: str = "") -> None:
-    node = ws.app.state.node
+    node = ws.app.state.services
     try:
         session = node.talk.session_for(talk_id, token)
     except TokenError as exc:
