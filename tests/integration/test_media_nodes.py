@@ -126,11 +126,15 @@ async def test_two_media_nodes_place_lose_rejoin(
                     ended.add(ev.stream)
 
         task = asyncio.create_task(drain())
-        await wait_for(
-            lambda: len(reg2.items()) == 2
-            and all(not reg2.get(i["id"]).hb.streams for i in reg2.items()),  # type: ignore[union-attr]
-            timeout=10,
-        )
+
+        def all_closed() -> bool:
+            items = reg2.items()
+            return len(items) == 2 and all(
+                not reg2.get(i["id"]).hb.streams  # type: ignore[union-attr]
+                for i in items
+            )
+
+        await wait_for(all_closed, timeout=10)
         task.cancel()
         survivors = {s for s, (n, _) in placed.items() if n != node0} | {"s9", "s10"}
         assert survivors <= ended

@@ -58,7 +58,7 @@ def _reply(body: BaseModel | dict[str, Any]) -> bytes:
 
 
 class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, on_first: Callable[[], None]) -> None:
+    def __init__(self, on_first: Callable[[], object]) -> None:
         self.packets = 0
         self.bytes = 0
         self._on_first = on_first
