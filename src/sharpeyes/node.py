@@ -30,6 +30,7 @@ from sharpeyes.ledger.service import LedgerService
 from sharpeyes.live.service import LiveService
 from sharpeyes.messages.service import MessageService
 from sharpeyes.messages.talk import TalkService
+from sharpeyes.nodes.plane import media_plane_for
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
 from sharpeyes.proxies.service import ProxyService
@@ -188,10 +189,13 @@ class Node:
         self.loop_lag: deque[float] = deque(maxlen=1200)  # the last minute at 50 ms
         self.metrics = NodeMetrics(self)
         self.metrics_listener: MetricsListener | None = None
+        self.media_plane = media_plane_for(settings, self.bus)  # None: embedded media
 
     # ---------------------------------------------------------- lifecycle
     async def start(self, *, http: bool = True) -> None:
         await self.db.upgrade()
+        if self.media_plane is not None:
+            await self.media_plane.start()
         sip = self.settings.sip
         nonce_secret = await get_or_create_secret(self.db, "sip_nonce")
         self.jwt_secret = await get_or_create_secret(self.db, "jwt")
@@ -315,6 +319,8 @@ class Node:
         await self.live.stop()  # BYE every stream while the SIP stack still runs
         await self.proxies.stop()  # after live: its sessions' pulls were told to stop
         await self.talk.close()
+        if self.media_plane is not None:
+            await self.media_plane.stop()
         if self._http is not None:
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_task is not None:

@@ -24,6 +24,8 @@ from sharpeyes.nodes.protocol import OpenReceiver, StreamEventKind
 from sharpeyes.nodes.registry import Lost, NodeRegistry, NodeState
 from tests.nats_fixture import free_port, nats_url  # noqa: F401
 
+from .conftest import NodeFactory, login
+
 pytestmark = pytest.mark.slow
 
 
@@ -140,3 +142,45 @@ async def test_two_media_nodes_place_lose_rejoin(
         assert survivors <= ended
     finally:
         await link2.stop()
+
+
+async def test_control_node_lists_media_nodes_and_ends_lost_streams(
+    nats_url: str,  # noqa: F811
+    make_node: NodeFactory,
+) -> None:
+    """``media.mode = nodes``: GET /api/media/nodes shows the node up, then down after it
+    is killed, and its stream ends on the event bus with ``media_node_lost``."""
+    control = await make_node(media={"mode": "nodes"}, nats={"url": nats_url})
+    plane = control.media_plane
+    assert plane is not None
+    plane.registry.down_after_s = 2.0
+    proc = start_node(nats_url, "solo", 32300)
+    api = await login(control)
+    try:
+        with control.bus.subscribe() as sub:
+            await wait_for(lambda: bool(plane.registry.items()))
+            r = await api.get("/api/media/nodes")
+            assert r.status_code == 200
+            (item,) = r.json()["items"]
+            assert (item["id"], item["state"], item["pid"]) == ("solo", "up", proc.pid)
+            node_id, _ = await plane.link.open_receiver(OpenReceiver(stream="live-1", ssrc=1))
+            assert node_id == "solo"
+            proc.kill()
+            proc.wait(5)
+            ended = None
+            while ended is None:
+                ev = await asyncio.wait_for(sub.queue.get(), 10)
+                if ev.type == "stream.ended":
+                    ended = ev
+            assert ended.data == {
+                "session_id": "live-1",
+                "media_node": "solo",
+                "reason": "media_node_lost",
+            }
+            (item,) = (await api.get("/api/media/nodes")).json()["items"]
+            assert (item["state"], item["streams"]) == ("down", 0)
+    finally:
+        await api.aclose()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
