@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -163,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p_serve = sub.add_parser("serve", help="run a node (SIP + HTTP)")
     p_serve.add_argument("--config", type=Path, help="TOML settings file")
+    p_serve.add_argument(
+        "--media-workers",
+        type=int,
+        default=0,
+        help="start N local media-node processes (media.mode = nodes; needs NATS)",
+    )
 
     p_media = sub.add_parser("media", help="run a media node (RTP in, over NATS)")
     p_media.add_argument("--config", type=Path, help="TOML settings file ([media_node], [nats])")
@@ -202,7 +209,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         settings = load_settings(args.config)
         configure_logging(args.log_level, settings.ops.log_format)  # [ops] log_format
-        _run(_serve(settings))
+        workers: list[subprocess.Popen[bytes]] = []
+        if args.media_workers > 0:
+            from sharpeyes.nodes.workers import NatsMissing, spawn_workers
+
+            settings = load_settings(args.config, media={"mode": "nodes"})
+            try:
+                workers = spawn_workers(settings, args.media_workers)
+            except (NatsMissing, ValueError) as e:
+                print(f"sharpeyes serve: {e}", file=sys.stderr)
+                return 2
+        try:
+            _run(_serve(settings))
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(10)
     elif args.command == "media":
         settings = load_settings(args.config)
         _run(_media(settings))
