@@ -14,14 +14,19 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sharpeyes.live.session import EndReason
 from sharpeyes.nodes.bus import ControlLink
 from sharpeyes.nodes.protocol import OpenReceiver, StreamEventKind
 from sharpeyes.nodes.registry import Lost, NodeRegistry, NodeState
+from sharpeyes.nodes.tokens import StreamClaims, public_pem, sign
 from tests.nats_fixture import free_port, nats_url  # noqa: F401
 
 from .conftest import NodeFactory, login
@@ -29,13 +34,17 @@ from .conftest import NodeFactory, login
 pytestmark = pytest.mark.slow
 
 
-def start_node(url: str, node_id: str, base: int) -> subprocess.Popen[bytes]:
+def start_node(
+    url: str, node_id: str, base: int, http_port: int | None = None, pubkey: str | None = None
+) -> subprocess.Popen[bytes]:
+    extra = {"SHARPEYES_MEDIA_NODE__TOKEN_PUBLIC_KEY": pubkey} if pubkey else {}
     env = dict(
         os.environ,
+        **extra,
         SHARPEYES_NATS__URL=url,
         SHARPEYES_MEDIA_NODE__ID=node_id,
         SHARPEYES_MEDIA_NODE__PORT_RANGE=f"[{base}, {base + 9}]",
-        SHARPEYES_MEDIA_NODE__HTTP_PORT=str(free_port()),
+        SHARPEYES_MEDIA_NODE__HTTP_PORT=str(http_port or free_port()),
         SHARPEYES_MEDIA_NODE__HEARTBEAT_S="0.3",
     )
     return subprocess.Popen(
@@ -184,3 +193,48 @@ async def test_control_node_lists_media_nodes_and_ends_lost_streams(
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+async def test_media_node_verifies_control_tokens_with_the_public_key(
+    nats_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Genuine token for a held stream passes the check; forged, expired, other-stream
+    and missing tokens are refused (403) by the media node process."""
+    key = Ed25519PrivateKey.generate()
+    pem = tmp_path / "stream-token.pub"
+    pem.write_bytes(public_pem(key))
+    port = free_port()
+    proc = start_node(nats_url, "tok", 32400, http_port=port, pubkey=str(pem))
+
+    async def on_lost(_: Lost) -> None:
+        pass
+
+    reg = NodeRegistry(down_after_s=2.0)
+    link = ControlLink(nats_url, reg, on_lost)
+    await link.start()
+    try:
+        await wait_for(lambda: bool(reg.items()))
+        await link.open_receiver(OpenReceiver(stream="live-7", ssrc=7))
+        url = f"http://127.0.0.1:{port}/api/streams/live-7/hls/index.m3u8"
+        now = time.time()
+        good = sign(key, StreamClaims(stream="live-7", node="tok", exp=now + 60))
+        forged = sign(Ed25519PrivateKey.generate(), StreamClaims("live-7", "tok", now + 60))
+        expired = sign(key, StreamClaims(stream="live-7", node="tok", exp=now - 1))
+        other = sign(key, StreamClaims(stream="live-8", node="tok", exp=now + 60))
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.get(url, params={"token": good})
+            assert r.status_code == 501  # accepted; HLS itself is not served by nodes yet
+            for tok in (forged, expired, other, "", "x.y"):
+                r = await http.get(url, params={"token": tok})
+                assert r.status_code == 403, tok
+                assert r.json()["code"] == "token_refused"
+            r = await http.get(
+                url.replace("live-7", "live-9"),
+                params={"token": sign(key, StreamClaims("live-9", "tok", now + 60))},
+            )
+            assert r.status_code == 404
+    finally:
+        await link.stop()
+        proc.terminate()
+        proc.wait(5)

@@ -90,14 +90,39 @@ class MediaNodeAgent:
         self._nc: NatsClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._lag_ms = 0.0
+        self._http: Any = None
+        self._http_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         for verb, cb in ((Verb.OPEN, self._on_open), (Verb.CLOSE, self._on_close)):
             await self._nc.subscribe(request_subject(self.settings.id, verb), cb=cb)
         self._task = asyncio.create_task(self._beat())
+        await self._start_http()
+
+    async def _start_http(self) -> None:
+        import uvicorn
+
+        from sharpeyes.nodes.viewers import viewer_app
+
+        s = self.settings
+        app = viewer_app(s.id, s.token_public_key, lambda stream: stream in self.streams)
+        config = uvicorn.Config(
+            app, host=s.http_host, port=s.http_port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,unused-ignore]
+        self._http = server
+        self._http_task = asyncio.create_task(server.serve())
+        while not server.started:
+            if self._http_task.done():
+                self._http_task.result()
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -21,6 +21,10 @@ class MediaNodeSettings(BaseModel):
     http_port: int = 8090
     capacity: int = Field(default=500, ge=1, description="upstream streams this node accepts")
     heartbeat_s: float = Field(default=2.0, gt=0, le=5.0)
+    token_public_key: str | None = Field(
+        default=None,
+        description="PEM file of the control node's Ed25519 public key (stream tokens)",
+    )
 
     @field_validator("port_range")
     @classmethod
