@@ -107,6 +107,10 @@ class MediaSettings(BaseModel):
         default="embedded",
         description="embedded: media in this process; nodes: media nodes over NATS ([nats])",
     )
+    token_key_file: str = Field(
+        default="data/media-token-ed25519.pem",
+        description="nodes mode: Ed25519 key signing media-node stream tokens (made if absent)",
+    )
     gop_cache_max_bytes: int = 8 * 1024 * 1024
     viewer_queue_max_bytes: int = 8 * 1024 * 1024
     hls_segment_s: float = 2.0

@@ -156,10 +156,14 @@ async def test_two_media_nodes_place_lose_rejoin(
 async def test_control_node_lists_media_nodes_and_ends_lost_streams(
     nats_url: str,  # noqa: F811
     make_node: NodeFactory,
+    tmp_path: Path,
 ) -> None:
     """``media.mode = nodes``: GET /api/media/nodes shows the node up, then down after it
     is killed, and its stream ends on the event bus with ``media_node_lost``."""
-    control = await make_node(media={"mode": "nodes"}, nats={"url": nats_url})
+    control = await make_node(
+        media={"mode": "nodes", "token_key_file": str(tmp_path / "k.pem")},
+        nats={"url": nats_url},
+    )
     plane = control.media_plane
     assert plane is not None
     plane.registry.down_after_s = 2.0

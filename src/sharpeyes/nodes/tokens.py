@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -76,6 +78,27 @@ def verify(pub: Ed25519PublicKey, token: str, *, node: str, now: float) -> Strea
     if now >= claims.exp:
         raise TokenRefused("expired")
     return claims
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The control node's signing key: read from ``path``, or made there (mode 0600).
+    Give media nodes :func:`public_pem` of it (``media_node.token_public_key``)."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return key
 
 
 def public_pem(key: Ed25519PrivateKey) -> bytes:
