@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need outside Python: sipp (sip-tester),
 # ffmpeg/ffprobe, tshark, Chromium (browser tests), GStreamer's RTSP server with
-# its Python bindings and x264 (the proxies' tests run a real RTSP server) and a
-# PostgreSQL server on 127.0.0.1:5432.
+# its Python bindings and x264 (the proxies' tests run a real RTSP server), nats-server
+# (media-node tests start their own on a free port) and a PostgreSQL server on 127.0.0.1:5432.
 # Idempotent: does nothing when everything is already there and running.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 # the console's browser tests drive Debian's Chromium (Playwright's own download fails
 # here); a CJK font so its screenshots show Chinese text

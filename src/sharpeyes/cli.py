@@ -1,4 +1,4 @@
-"""``sharpeyes`` command line: serve, demo, sim, db upgrade."""
+"""``sharpeyes`` command line: serve, media, demo, sim, db upgrade."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,6 +58,27 @@ async def _serve(settings: Settings) -> None:
         await _wait_for_signal()
     finally:
         await node.stop()
+
+
+async def _media(settings: Settings) -> None:
+    """A media node: RTP receivers for the streams the control node places here."""
+    from sharpeyes.nodes.bus import MediaNodeAgent
+
+    agent = MediaNodeAgent(settings.media_node, settings.nats.url)
+    try:
+        await agent.start()
+    except (OSError, TimeoutError) as e:
+        raise SystemExit(f"sharpeyes media: cannot reach NATS at {settings.nats.url}: {e}") from e
+    mn = settings.media_node
+    print(
+        f"sharpeyes media node {mn.id}: RTP {mn.advertised_host}:{mn.port_range[0]}-"
+        f"{mn.port_range[1]}, NATS {settings.nats.url}",
+        flush=True,
+    )
+    try:
+        await _wait_for_signal()
+    finally:
+        await agent.stop()
 
 
 def _bind_text(host: str) -> str:
@@ -142,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p_serve = sub.add_parser("serve", help="run a node (SIP + HTTP)")
     p_serve.add_argument("--config", type=Path, help="TOML settings file")
+    p_serve.add_argument(
+        "--media-workers",
+        type=int,
+        default=0,
+        help="start N local media-node processes (media.mode = nodes; needs NATS)",
+    )
+
+    p_media = sub.add_parser("media", help="run a media node (RTP in, over NATS)")
+    p_media.add_argument("--config", type=Path, help="TOML settings file ([media_node], [nats])")
 
     p_demo = sub.add_parser("demo", help="a node on SQLite in ./data plus a simulated county")
     p_demo.add_argument("--data", type=Path, default=Path("data"))
@@ -178,7 +209,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         settings = load_settings(args.config)
         configure_logging(args.log_level, settings.ops.log_format)  # [ops] log_format
-        _run(_serve(settings))
+        workers: list[subprocess.Popen[bytes]] = []
+        if args.media_workers > 0:
+            from sharpeyes.nodes.workers import NatsMissing, spawn_workers
+
+            settings = load_settings(args.config, media={"mode": "nodes"})
+            try:
+                workers = spawn_workers(settings, args.media_workers)
+            except (NatsMissing, ValueError) as e:
+                print(f"sharpeyes serve: {e}", file=sys.stderr)
+                return 2
+        try:
+            _run(_serve(settings))
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(10)
+    elif args.command == "media":
+        settings = load_settings(args.config)
+        _run(_media(settings))
     elif args.command == "demo":
         data_dir = args.data.resolve()
         password = os.environ.get("SHARPEYES_AUTH__ADMIN_PASSWORD") or _demo_password(data_dir)

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sharpeyes.audit.settings import AuditSettings
 from sharpeyes.health.settings import HealthSettings
 from sharpeyes.ledger.settings import LedgerSettings
+from sharpeyes.nodes.settings import MediaNodeSettings, NatsSettings
 from sharpeyes.ops.settings import OpsSettings
 from sharpeyes.proxies.settings import ProxySettings
 from sharpeyes.recording.settings import RecordingSettings
@@ -118,6 +119,14 @@ class MediaSettings(BaseModel):
     check_source: bool = Field(
         default=True, description="accept RTP only from the device's SIP or SDP address"
     )
+    mode: Literal["embedded", "nodes"] = Field(
+        default="embedded",
+        description="embedded: media in this process; nodes: media nodes over NATS ([nats])",
+    )
+    token_key_file: str = Field(
+        default="data/media-token-ed25519.pem",
+        description="nodes mode: Ed25519 key signing media-node stream tokens (made if absent)",
+    )
     gop_cache_max_bytes: int = 8 * 1024 * 1024
     viewer_queue_max_bytes: int = 8 * 1024 * 1024
     hls_segment_s: float = 2.0
@@ -183,6 +192,8 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     proxies: ProxySettings = ProxySettings()
     recording: RecordingSettings = RecordingSettings()
+    nats: NatsSettings = NatsSettings()
+    media_node: MediaNodeSettings = MediaNodeSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,7 @@ from sharpeyes.lifecycle import Component, Lifecycle, Step
 from sharpeyes.live.service import LiveService
 from sharpeyes.messages.service import MessageService
 from sharpeyes.messages.talk import TalkService
+from sharpeyes.nodes.plane import media_plane_for
 from sharpeyes.ops.management import MetricsListener
 from sharpeyes.ops.metrics import NodeMetrics
 from sharpeyes.proxies.service import ProxyService
@@ -220,6 +221,7 @@ class Node:
             else None
         )
         self.router = self._sip_routes()
+        self.media_plane = media_plane_for(settings, self.bus)  # None: embedded media
         self.lifecycle = Lifecycle(self._components())
 
     def _components(self) -> list[Component]:
@@ -231,6 +233,7 @@ class Node:
         are BYEd before its links unregister.
         """
         metrics = self.metrics_listener
+        plane = self.media_plane
         return [
             Step("db", self.db.upgrade, self.db.dispose),
             Step("secrets", self._load_secrets),
@@ -249,6 +252,11 @@ class Node:
             Step("loop_lag", self._start_lag, self._stop_lag, self.loop_lag_ms),
             Step("http", self._start_http_if_wanted, self._stop_http),
             Step("metrics", metrics.start if metrics else None, metrics.stop if metrics else None),
+            Step(
+                "media_plane",
+                plane.start if plane else None,
+                plane.stop if plane else None,
+            ),
             Step("streams", self._start_streams, self._stop_streams, lambda: self.live.stats),
             Step("cascade", self.cascade.start, self.cascade.stop),
             Step("upper_sip", self.upper_sip.start, self.upper_sip.stop),

@@ -36,6 +36,7 @@ def test_role_permission_table() -> None:
         Permission.LEDGER_IMPORT,
         Permission.PLAYBACK,  # recordings (issue 10)
         Permission.DOWNLOAD,
+        Permission.MEDIA_NODES,  # GET /api/media/nodes (issue 12)
     }
     assert all(has_permission(admin, p) for p in Permission)
     assert not has_permission(operator, Permission.USERS_ADMIN)

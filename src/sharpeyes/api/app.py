@@ -27,6 +27,7 @@ from sharpeyes.api.routes import (
     health,
     jobs,
     ledger,
+    media_nodes,
     messages,
     om,
     ops,
@@ -89,6 +90,7 @@ def create_app(services: Services) -> FastAPI:
         apps,
         audit,
         console,
+        media_nodes,
     ):
         app.include_router(module.router)
 

@@ -56,6 +56,7 @@ class EndReason(StrEnum):
     EOF = "eof"  # playback/download: the device said the file ended (MediaStatus 121)
     COMPLETE = "complete"  # download: the requested range has been received
     ERROR = "error"
+    MEDIA_NODE_LOST = "media_node_lost"  # the media node holding it stopped heartbeating
     # pulled sources (proxies/): RTSP/ONVIF cameras
     AUTH_FAILED = "auth_failed"  # the camera refused our credentials (401/403)
     CONNECT_FAILED = "connect_failed"  # refused, unreachable, timed out, not found
@@ -78,6 +79,7 @@ FAILURES = frozenset(
         EndReason.NO_FRAMES,
         EndReason.UNSUPPORTED_CODEC,
         EndReason.DISCONNECTED,
+        EndReason.MEDIA_NODE_LOST,
     }
 )
 

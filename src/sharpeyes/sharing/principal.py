@@ -61,6 +61,7 @@ class Permission(StrEnum):
     PLAYBACK = "playback"  # recordings: find and play (device and platform)
     DOWNLOAD = "download"  # recordings: download and clip export (files leave the node)
     RECORDING_PLANS = "recording.plans"  # platform record plans
+    MEDIA_NODES = "media.nodes"  # media-node list and load (operations)
 
 
 _VIEWER = frozenset({Permission.DEVICES_READ, Permission.LIVE_VIEW, Permission.LEDGER_READ})
@@ -72,6 +73,7 @@ _OPERATOR = _VIEWER | {
     Permission.LEDGER_IMPORT,
     Permission.PLAYBACK,
     Permission.DOWNLOAD,
+    Permission.MEDIA_NODES,
 }
 _REVIEWER = frozenset({Permission.SHARING_REVIEW, Permission.SHARING_READ})
 _DEPARTMENT = frozenset(
