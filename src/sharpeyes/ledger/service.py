@@ -45,6 +45,7 @@ from sharpeyes.ledger.queries import (
     CameraFilters,
     apply_filters,
     channel_links,
+    counted_total,
     linked_clause,
 )
 from sharpeyes.ledger.regions import (
@@ -151,6 +152,7 @@ class LedgerService:
         self.jobs = jobs or JobRunner(db, bus)
         mode = self.settings.map_cells
         self.map_cells = MapCells(db, enabled=mode == "on" or (mode == "auto" and not db.is_sqlite))
+        self.rates_cache = quality.RatesCache()
 
     async def start(self) -> None:
         if self.map_cells.enabled and not await self.map_cells.is_fresh():
@@ -530,9 +532,7 @@ class LedgerService:
         base = apply_filters(scope_camera_records(select(CameraRecord.id), principal), filters)
         stmt = apply_filters(scope_camera_records(self._camera_select(), principal), filters)
         async with self.db.session() as s:
-            total = (
-                await s.execute(select(func.count()).select_from(base.subquery()))
-            ).scalar_one()
+            total, estimated = await counted_total(s, base, estimate=not self.db.is_sqlite)
             rows = (
                 await s.execute(stmt.order_by(order, CameraRecord.id).offset(offset).limit(limit))
             ).all()
@@ -540,7 +540,7 @@ class LedgerService:
             links = await channel_links(s, (i["code"] for i in items))
         for i in items:
             i.update(links.get(i["code"], NO_LINK) if i["code"] else NO_LINK)
-        return Page(items, total, offset, limit)
+        return Page(items, total, offset, limit, total_estimated=estimated)
 
     async def get_camera(self, principal: Principal, pk: int) -> dict[str, Any]:
         stmt = scope_camera_records(self._camera_select().where(CameraRecord.id == pk), principal)
@@ -1172,6 +1172,7 @@ class LedgerService:
             org_field=org_field,
             filters=filters,
             names=names,
+            cache=self.rates_cache,
         )
 
     async def duplicates(

@@ -27,6 +27,7 @@ from sharpeyes.api.deps import LedgerImporter, LedgerReader, LedgerWriter, NodeD
 from sharpeyes.api.ledger_schemas import (
     CameraIn,
     CameraOut,
+    CameraPageOut,
     ChangeOut,
     InternalSystemIn,
     InternalSystemOut,
@@ -526,7 +527,7 @@ async def revalidate(principal: LedgerWriter, node: NodeDep) -> Any:
     return {"job_id": job.id, "state": job.state}
 
 
-@router.get("/cameras", response_model=PageOut[CameraOut])
+@router.get("/cameras", response_model=CameraPageOut)
 async def list_cameras(
     principal: LedgerReader,
     node: NodeDep,
@@ -538,7 +539,13 @@ async def list_cameras(
     page = await node.ledger.list_cameras(
         principal, await filters.build(node), offset=offset, limit=limit, sort=sort
     )
-    return {"items": page.items, "total": page.total, "offset": offset, "limit": limit}
+    return {
+        "items": page.items,
+        "total": page.total,
+        "total_estimated": page.total_estimated,
+        "offset": offset,
+        "limit": limit,
+    }
 
 
 @router.post("/cameras", response_model=CameraOut, status_code=201)
