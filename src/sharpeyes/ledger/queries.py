@@ -127,7 +127,7 @@ def base_select(*cols: Any) -> Select[Any]:
     return select(*cols) if cols else select(CameraRecord)
 
 
-COUNT_CAP = 10_000
+COUNT_CAP = 2_000
 
 
 async def counted_total(session: Any, base: Select[Any], *, estimate: bool) -> tuple[int, bool]:
