@@ -16,7 +16,7 @@ privilege), the trigram indexes are skipped and search stays a scan.
 
 from collections.abc import Sequence
 
-from alembic import op
+from alembic import context, op
 from sqlalchemy import text
 
 revision: str = "0010"
@@ -45,7 +45,11 @@ def upgrade() -> None:
         "CREATE INDEX IF NOT EXISTS ix_camera_records_status_class_region "
         "ON camera_records (status, point_class, region_code varchar_pattern_ops)"
     )
-    have = bind.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first()
+    if context.is_offline_mode():  # SQL script: no way to probe, the DBA runs it as is
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        have: object = True
+    else:
+        have = bind.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first()
     if have is None:
         sp = bind.begin_nested()
         try:
