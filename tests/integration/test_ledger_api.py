@@ -47,6 +47,7 @@ async def test_contract_routes_end_to_end(node: Node, api: httpx.AsyncClient) ->
     r = await api.get("/api/ledger/cameras", params={"class": 1, "limit": 5})
     body = r.json()
     assert r.status_code == 200 and body["total"] == 20 and len(body["items"]) == 5
+    assert body["total_estimated"] is False  # 20 matches: counted exactly
     r = await api.get("/api/ledger/cameras", params={"region": "34152202", "status": "in_use"})
     assert all(
         i["region_code"] == "34152202" and i["status"] == "in_use" for i in r.json()["items"]

@@ -56,7 +56,10 @@ async def test_import_10000_row_workbook(ledger: Ledger) -> None:
     assert job["imported"] == 10_000 and job["created"] == 10_000
     assert job["errors"] == [] and job["progress"] == 1.0
     page = await ledger.service.list_cameras(ADMIN, CameraFilters(), limit=1)
-    assert page.total == 10_000
+    if ledger.db.is_sqlite:
+        assert (page.total, page.total_estimated) == (10_000, False)
+    else:  # beyond ledger.queries.COUNT_CAP: the planner's estimate, flagged (exact below)
+        assert page.total_estimated and page.total > 2_000
     q = await ledger.service.quality(ADMIN, level="township")
     assert q["overall"] == {
         "total": 10_000,

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sharpeyes.api.schemas import PageOut
+
 Loose = str | int | float | bool | None
 
 
@@ -301,3 +303,10 @@ class JobOut(BaseModel):
 class JobStartOut(BaseModel):
     job_id: str
     state: str
+
+
+class CameraPageOut(PageOut[CameraOut]):
+    """A page of the camera list; ``total`` is the planner's estimate when
+    ``total_estimated`` (more than ``ledger.queries.COUNT_CAP`` matches, PostgreSQL)."""
+
+    total_estimated: bool = False

@@ -22,17 +22,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert, select, update
 
+from sharpeyes.events import EventBus
 from sharpeyes.jobs import JobContext, JobFailed
 from sharpeyes.ledger import history
 from sharpeyes.ledger.fields import CAMERA_FIELDS, _coerce
 from sharpeyes.ledger.geo import gcj02_to_wgs84
 from sharpeyes.ledger.models import CameraRecord
 from sharpeyes.ledger.regions import RegionIndex, code_region_prefix
+from sharpeyes.ledger.settings import LedgerSettings
 from sharpeyes.ledger.survey_form import (
     CellError,
     FormError,
@@ -53,10 +55,29 @@ from sharpeyes.ledger.validation import (
 )
 from sharpeyes.sharing.principal import Principal
 from sharpeyes.sharing.scope import region_in_scope
+from sharpeyes.store.db import Database
 from sharpeyes.store.models import utcnow
 
-if TYPE_CHECKING:
-    from sharpeyes.ledger.service import LedgerService
+
+class ImportContext(Protocol):
+    """What an import job needs of the ledger — not the whole service.
+
+    ``LedgerService`` satisfies it; a test can pass a smaller object.
+    """
+
+    db: Database
+    bus: EventBus
+    settings: LedgerSettings
+    rules: Rules
+
+    async def import_lookups(self, principal: Principal) -> Lookups: ...
+
+    def region_prefix_names(self, index: RegionIndex | None) -> Callable[[str], list[str]]: ...
+
+    async def existing_for_import(
+        self, codes: list[str], ids: list[int]
+    ) -> dict[str, dict[str, Any]]: ...
+
 
 ALL_OR_NOTHING, VALID_ROWS, VALIDATE = "all_or_nothing", "valid_rows", "validate"
 MODES = (ALL_OR_NOTHING, VALID_ROWS, VALIDATE)
@@ -263,7 +284,7 @@ class CameraImport:
 
     def __init__(
         self,
-        service: LedgerService,
+        service: ImportContext,
         principal: Principal,
         table: Table,
         *,
@@ -584,7 +605,7 @@ class RecordImport(CameraImport):
 
     def __init__(
         self,
-        service: LedgerService,
+        service: ImportContext,
         principal: Principal,
         table: Table,
         *,
@@ -691,7 +712,7 @@ def form_fields(spec: FormSpec) -> dict[str, str]:
 
 
 async def load_existing(
-    service: LedgerService, codes: list[str], ids: list[int]
+    service: ImportContext, codes: list[str], ids: list[int]
 ) -> dict[str, dict[str, Any]]:
     """Existing records by code, and by ``#id`` for rows matched on 台账ID."""
     cols = [CameraRecord.id, *(getattr(CameraRecord, f) for f in CAMERA_FIELDS)]
@@ -717,6 +738,7 @@ __all__ = [
     "VALID_ROWS",
     "CameraImport",
     "FormError",
+    "ImportContext",
     "Lookups",
     "RecordImport",
     "form_fields",

@@ -40,6 +40,18 @@ from sharpeyes.store.models import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
 RTREE_TABLE = "camera_records_rtree"
 PG_GEO_INDEX = "ix_camera_records_geo_gist"
+# PostgreSQL-only search indexes made by hand in migration 0010 (pg_trgm GIN,
+# varchar_pattern_ops): not expressible portably as models, skipped by autogenerate.
+PG_SEARCH_INDEXES: frozenset[str] = frozenset(
+    {
+        "ix_camera_records_name_trgm",
+        "ix_camera_records_code_trgm",
+        "ix_camera_records_location_name_trgm",
+        "ix_camera_records_region_code_pattern",
+        "ix_camera_records_code_pattern",
+        "ix_camera_records_status_class_region",
+    }
+)
 
 
 class Region(Base):
@@ -240,7 +252,9 @@ class CameraRecord(Base):
     on_map: Mapped[bool] = mapped_column(Boolean, default=False)
     issues: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
+    )
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_by: Mapped[str | None] = mapped_column(String(64))
 

@@ -7,11 +7,12 @@ the caller through ``sharing.scope.scope_camera_records``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
 from sharpeyes.ledger.models import CameraRecord
 from sharpeyes.store.models import Channel
@@ -124,3 +125,36 @@ def apply_filters(stmt: _S, f: CameraFilters) -> _S:
 
 def base_select(*cols: Any) -> Select[Any]:
     return select(*cols) if cols else select(CameraRecord)
+
+
+COUNT_CAP = 2_000
+
+
+async def counted_total(session: Any, base: Select[Any], *, estimate: bool) -> tuple[int, bool]:
+    """The total of a filtered list, exact up to ``COUNT_CAP`` rows.
+
+    Counting a million-row match exactly costs hundreds of milliseconds on every
+    page; beyond the cap (and when ``estimate``, i.e. on PostgreSQL) the planner's
+    row estimate is returned instead and flagged, so a deep page stays fast and
+    the caller can say "about". Small sets — the usual filtered case — stay exact.
+    """
+    capped = (
+        await session.execute(
+            select(func.count()).select_from(base.limit(COUNT_CAP + 1).subquery())
+        )
+    ).scalar_one()
+    if capped <= COUNT_CAP:
+        return int(capped), False
+    if not estimate:
+        full = await session.execute(select(func.count()).select_from(base.subquery()))
+        return int(full.scalar_one()), False
+    conn = await session.connection()
+    compiled = base.compile(dialect=conn.dialect)
+    params = tuple(compiled.params[k] for k in (compiled.positiontup or ()))
+    plan = (
+        await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, params)
+    ).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    rows = int(plan[0]["Plan"]["Plan Rows"])
+    return max(rows, COUNT_CAP + 1), True

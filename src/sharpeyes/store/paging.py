@@ -16,6 +16,7 @@ class Page:
     total: int
     offset: int
     limit: int
+    total_estimated: bool = False  # total is the planner's estimate (deep, large sets)
 
 
 async def fetch_page(db: Database, stmt: Any, offset: int, limit: int) -> Page:

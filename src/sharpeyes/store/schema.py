@@ -23,7 +23,7 @@ import sharpeyes.jobs
 import sharpeyes.ledger.models
 import sharpeyes.recording.models
 import sharpeyes.sharing.models  # noqa: F401  (share requests, grants, apps)
-from sharpeyes.ledger.models import PG_GEO_INDEX, RTREE_TABLE
+from sharpeyes.ledger.models import PG_GEO_INDEX, PG_SEARCH_INDEXES, RTREE_TABLE
 from sharpeyes.messages import models as _messages_models  # noqa: F401  (mobile positions)
 from sharpeyes.proxies import models as _proxy_models  # noqa: F401  (registers proxies)
 from sharpeyes.store.models import Base
@@ -31,7 +31,7 @@ from sharpeyes.store.models import Base
 metadata = Base.metadata
 
 UNMANAGED_TABLE_PREFIXES: tuple[str, ...] = (RTREE_TABLE,)
-UNMANAGED_INDEXES: frozenset[str] = frozenset({PG_GEO_INDEX})
+UNMANAGED_INDEXES: frozenset[str] = frozenset({PG_GEO_INDEX}) | PG_SEARCH_INDEXES
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from sharpeyes.api.deps import LedgerReader, NodeDep
 from sharpeyes.api.params import Int64
-from sharpeyes.api.routes.ledger import _Filters
+from sharpeyes.api.routes.ledger.cameras import FilterQuery
 from sharpeyes.ledger.mapquery import parse_bbox
 
 router = APIRouter(prefix="/api/map", tags=["map"])
@@ -22,7 +22,7 @@ Crs = Annotated[str, Query(pattern="^(wgs84|gcj02)$")]
 async def map_points(
     principal: LedgerReader,
     node: NodeDep,
-    filters: Annotated[_Filters, Depends()],
+    filters: Annotated[FilterQuery, Depends()],
     bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat", max_length=128)],
     zoom: Annotated[Int64, Query(ge=0, le=22)],
     crs: Crs = "wgs84",
@@ -39,7 +39,7 @@ async def map_points(
 async def map_nearest(
     principal: LedgerReader,
     node: NodeDep,
-    filters: Annotated[_Filters, Depends()],
+    filters: Annotated[FilterQuery, Depends()],
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
     limit: Annotated[Int64, Query(ge=1, le=200)] = 10,
