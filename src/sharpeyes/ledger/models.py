@@ -40,7 +40,7 @@ from sharpeyes.store.models import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
 RTREE_TABLE = "camera_records_rtree"
 PG_GEO_INDEX = "ix_camera_records_geo_gist"
-# PostgreSQL-only search indexes made by hand in migration 0010 (pg_trgm GIN,
+# PostgreSQL-only search indexes made by hand in migration 0011 (pg_trgm GIN,
 # varchar_pattern_ops): not expressible portably as models, skipped by autogenerate.
 PG_SEARCH_INDEXES: frozenset[str] = frozenset(
     {

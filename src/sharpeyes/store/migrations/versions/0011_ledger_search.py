@@ -1,7 +1,7 @@
 """ledger: indexes for contains-search, region-prefix filters and counts at city scale
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 
 Written by hand, frozen: it must not import the live models.
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from alembic import context, op
 from sqlalchemy import text
 
-revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0009"
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
