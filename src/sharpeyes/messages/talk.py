@@ -474,7 +474,8 @@ async def _invite_unless_refused(
 ) -> TalkSession:
     """The device's INVITE, or a 502 as soon as its Response Broadcast says ERROR (9.12:
     a device that cannot play audio refuses instead of leaving us to time out)."""
-    done, _ = await asyncio.wait({invite, answer}, return_when=asyncio.FIRST_COMPLETED)
+    both: set[asyncio.Future[Any]] = {invite, answer}
+    done, _ = await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
     refused = answer.result().fields.get("Result", "") if invite not in done else ""
     if refused.strip().upper() == "ERROR":
         raise DeviceUnavailable("the device refused the broadcast (Result ERROR)", 502)

@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
@@ -104,6 +108,17 @@ class _NodeCollector(Collector):
             "sharpeyes_db_roundtrip_seconds",
             "Time of the last scrape's database queries (a commit-latency proxy)",
             value=db.get("db_seconds", 0.0),
+        )
+        lat = node.db.commit_latency
+        cumulative, acc = [], 0
+        for bound, n in zip((*lat.buckets, float("inf")), lat.counts, strict=True):
+            acc += n
+            cumulative.append((str(bound) if bound != float("inf") else "+Inf", acc))
+        yield HistogramMetricFamily(
+            "sharpeyes_db_commit_seconds",
+            "Duration of every database commit (session.commit) since start",
+            buckets=cumulative,
+            sum_value=lat.total,
         )
         registered = sum(1 for d in node.registry.devices.values() if d.online)
         yield GaugeMetricFamily(
