@@ -10,6 +10,7 @@ here, by :meth:`NodeMetrics.observe_request` (called by the node's SIP entry poi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -171,6 +172,11 @@ class _NodeCollector(Collector):
         g.add_metric(["0.99"], lag["p99_ms"] / 1000)
         g.add_metric(["1"], lag["max_ms"] / 1000)
         yield g
+        yield GaugeMetricFamily(
+            "sharpeyes_asyncio_tasks",
+            "Tasks alive on the node's event loop (a soak should see it flat)",
+            value=len(asyncio.all_tasks()),
+        )
         jobs = GaugeMetricFamily("sharpeyes_jobs", "Background jobs by state", labels=["state"])
         states: dict[str, int] = {}
         for j in node.jobs._jobs.values():
