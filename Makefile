@@ -57,7 +57,7 @@ bench: setup
 
 FUZZ_SECONDS ?= 600
 fuzz: setup  # long coverage-guided run of every parser (docs/ops.md); CI runs tests/fuzz only
-	for t in sip sdp manscdp rtp ps ts; do \
+	for t in sip sdp manscdp rtp ps ts mansrtsp; do \
 	  PYTHONPATH=. $(BIN)/python -m tests.fuzz.run_atheris $$t -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=65536 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 || exit 1; \
 	done

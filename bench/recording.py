@@ -9,11 +9,16 @@
 2. ``--index-channels C --index-days D``: C × D days of ``--index-segment-s``
    segment rows, then the timeline query (segments of one channel over a day, and
    over 30 days) ``--queries`` times: p50/p95.
-3. ``--seeks K``: platform playback seek latency (request → first frame at the new
-   position pushed to the hub) from a recorded segment set.
+   Rows are filled with the sqlite3 module's ``executemany`` (the schema comes from
+   the migrations), so 10,000 channels fit in a short run with hourly segments.
+3. ``--seeks K``: platform playback seek latency: ``SegmentPlayer.seek()`` → the
+   first frame at the new position pushed to the hub, over real H.264 fMP4-free MP4
+   segment files (10 s each, GOP 1 s), K random positions: p50/p95/max.
 
     .venv/bin/python bench/recording.py --channels 50 100 200 --duration 20
-    .venv/bin/python bench/recording.py --index-channels 10000 --index-days 30
+    .venv/bin/python bench/recording.py --channels --index-channels 10000 --index-days 30 \
+        --index-segment-s 3600 --queries 100
+    .venv/bin/python bench/recording.py --channels --index-channels 0 --seeks 50
 """
 
 from __future__ import annotations
@@ -23,18 +28,18 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psutil
-from sqlalchemy import insert
 
 from sharpeyes.events import EventBus
-from sharpeyes.recording.models import RecordSegment
 from sharpeyes.recording.segments import ChannelRecorder, SegmentStore, span_rows, spans_of
 from sharpeyes.store.db import Database
 
@@ -112,28 +117,38 @@ async def index(channels: int, days: int, seg_s: int, queries: int, tmp: Path) -
     now = time.time()
     per_day = 86400 // seg_s
     t0 = time.monotonic()
-    async with db.session() as s:
-        for pk in range(1, channels + 1):
-            rows = []
-            for k in range(days * per_day):
-                start = now - days * 86400 + k * seg_s
-                rows.append(
-                    {
-                        "channel_pk": pk,
-                        "channel_id": f"{pk:020d}",
-                        "start": start,
-                        "end": start + seg_s,
-                        "bytes": 15_000_000,
-                        "path": f"{pk}/{k}.mp4",
-                        "codec": "h264",
-                        "fmt": "fmp4",
-                        "frames": seg_s * FPS,
-                        "keep_until": start + 30 * 86400,
-                        "complete": True,
-                    }
+    cols = 'channel_pk, channel_id, start, "end", bytes, path, codec, fmt, frames, '
+    cols += "keep_until, complete"
+
+    def rows_of(pk: int) -> Any:
+        for k in range(days * per_day):
+            start = now - days * 86400 + k * seg_s
+            yield (
+                pk,
+                f"{pk:020d}",
+                start,
+                start + seg_s,
+                15_000_000,
+                f"{pk}/{k}.mp4",
+                "h264",
+                "fmp4",
+                seg_s * FPS,
+                start + 30 * 86400,
+                1,
+            )
+
+    def fill_rows() -> None:
+        with sqlite3.connect(tmp / "bench.db") as c:
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=OFF")
+            for pk in range(1, channels + 1):
+                c.executemany(
+                    f"INSERT INTO record_segments ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows_of(pk),
                 )
-            await s.execute(insert(RecordSegment), rows)
-        await s.commit()
+            c.commit()
+
+    await asyncio.to_thread(fill_rows)
     fill = time.monotonic() - t0
     out: dict[str, Any] = {
         "channels": channels,
@@ -156,6 +171,87 @@ async def index(channels: int, days: int, seg_s: int, queries: int, tmp: Path) -
     return out
 
 
+class _Timeline:
+    scale, paused = 1.0, False
+
+    def on_frame(self, ts: int, keyframe: bool) -> None:
+        pass
+
+
+class _Hub:
+    def __init__(self) -> None:
+        self.pushed = asyncio.Event()
+        self.ts = 0
+
+    def push(self, frame: Any) -> None:
+        self.ts = frame.pts
+        self.pushed.set()
+
+
+class _Session:
+    """What SegmentPlayer touches of a LiveSession: state, timeline, hub."""
+
+    id, state = "bench", "playing"
+
+    def __init__(self) -> None:
+        self.timeline, self.hub = _Timeline(), _Hub()
+
+
+async def seeks(k: int, tmp: Path, seg_s: int = 10, segments: int = 12) -> dict[str, Any]:
+    import av
+
+    from sharpeyes.media.testvideo import generate_video
+    from sharpeyes.recording.player import CLOCK, SegmentPlayer, SegmentRef
+
+    frames = generate_video("h264", frames=seg_s * FPS, gop=FPS, width=320, height=240)
+    t0 = 1_700_000_000
+    refs = []
+    for i in range(segments):
+        path = tmp / f"{i}.mp4"
+        with av.open(str(path), "w", format="mp4") as out:
+            st = out.add_stream("h264", rate=FPS)
+            st.width, st.height = 320, 240
+            st.time_base = Fraction(1, 90_000)
+            for j, f in enumerate(frames):
+                pkt = av.Packet(f.data)
+                pkt.stream = st
+                pkt.pts = pkt.dts = j * 3600
+                pkt.time_base = Fraction(1, 90_000)
+                pkt.is_keyframe = f.keyframe
+                out.mux(pkt)
+        refs.append(SegmentRef(path, t0 + i * seg_s, t0 + (i + 1) * seg_s, "h264"))
+    session = _Session()
+    end = t0 + segments * seg_s
+    player = SegmentPlayer(session, refs, t0, end, end_session=lambda *_: None)  # type: ignore[arg-type]
+    task = asyncio.create_task(player.run())
+    await session.hub.pushed.wait()
+    lat, off = [], []
+    for _ in range(k):
+        pos = random.uniform(0, segments * seg_s - 2)
+        session.hub.pushed.clear()
+        q = time.perf_counter()
+        player.seek(pos)
+        while True:
+            await session.hub.pushed.wait()
+            at = (session.hub.ts - CLOCK) / CLOCK
+            if pos - 1.05 <= at <= pos + 0.05:  # the keyframe at or before the position
+                break
+            session.hub.pushed.clear()
+        lat.append(time.perf_counter() - q)
+        off.append(pos - at)
+        await asyncio.sleep(0.2)
+    task.cancel()
+    lat.sort()
+    return {
+        "seeks": k,
+        "segment_s": seg_s,
+        "seek_p50_ms": round(1000 * statistics.median(lat), 1),
+        "seek_p95_ms": round(1000 * lat[max(0, int(len(lat) * 0.95) - 1)], 1),
+        "seek_max_ms": round(1000 * lat[-1], 1),
+        "landed_before_s_max": round(max(off), 3),
+    }
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--channels", type=int, nargs="*", default=[50, 100, 200])
@@ -165,6 +261,7 @@ async def main() -> None:
     ap.add_argument("--index-days", type=int, default=30)
     ap.add_argument("--index-segment-s", type=int, default=600)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--seeks", type=int, default=0)
     args = ap.parse_args()
     results: dict[str, Any] = {"writers": [], "index": None}
     for n in args.channels:
@@ -182,6 +279,10 @@ async def main() -> None:
                 Path(tmp),
             )
         print(json.dumps(results["index"]), flush=True)
+    if args.seeks:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["seeks"] = await seeks(args.seeks, Path(tmp))
+        print(json.dumps(results["seeks"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python -m tests.fuzz.run_atheris sip -atheris_runs=1000000 -max_len=65536 -rss_limit_mb=1024
 
-Targets: sip, sdp, manscdp, rtp, ps, ts (see tests/fuzz/targets.py). The seeds are
+Targets: sip, sdp, manscdp, rtp, ps, ts, mansrtsp (see tests/fuzz/targets.py). The seeds are
 written to a fresh corpus directory (``-corpus DIR``, default a temporary one) so
 libFuzzer starts from well-formed inputs. A crash is an undeclared exception; the
 input is saved as ``crash-*`` in the working directory. At the end the number of

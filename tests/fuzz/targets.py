@@ -4,8 +4,7 @@ Each target feeds one input to a parser and lets through only the exceptions the
 parser declares (its ``*Error``, a ``ValueError`` subclass); anything else — an
 ``IndexError``, ``KeyError``, ``struct.error``, a hang or runaway memory — is a bug.
 Used by ``tests/fuzz/test_fuzz.py`` (hypothesis, bounded, in CI) and by
-``tests/fuzz/run_atheris.py`` (coverage-guided, long runs). MANSRTSP has no parser
-on this branch yet; add its target with it.
+``tests/fuzz/run_atheris.py`` (coverage-guided, long runs).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import contextlib
 from collections.abc import Callable
 from functools import lru_cache
 
+from sharpeyes.gb28181 import mansrtsp
 from sharpeyes.gb28181.manscdp import ManscdpError, parse_manscdp
 from sharpeyes.gb28181.message import SipParseError, StreamParser, parse_message
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp
@@ -85,6 +85,11 @@ def fuzz_ts(data: bytes) -> None:
         TsDemuxer().feed(data)
 
 
+def fuzz_mansrtsp(data: bytes) -> None:
+    with contextlib.suppress(mansrtsp.MansrtspError):
+        mansrtsp.parse(data)
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "sip": fuzz_sip,
     "sdp": fuzz_sdp,
@@ -92,6 +97,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "rtp": fuzz_rtp,
     "ps": fuzz_ps,
     "ts": fuzz_ts,
+    "mansrtsp": fuzz_mansrtsp,
 }
 
 # --- seeds: well-formed inputs from the standard's examples and our own muxers ---------
@@ -165,4 +171,9 @@ def seeds(target: str) -> list[bytes]:
         return [SDP_ANSWER, SDP_TCP_OFFER]
     if target == "manscdp":
         return [MANSCDP_CATALOG, MANSCDP_KEEPALIVE]
+    if target == "mansrtsp":
+        return [
+            mansrtsp.play(1, position_s=100.0, scale=2.0).to_bytes(),
+            mansrtsp.pause(2).to_bytes(),
+        ]
     return _media_seeds()[target]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import struct
+import time
 
 import av
 import pytest
@@ -161,8 +162,13 @@ async def test_voice_broadcast_device_invites_us_and_gets_g711(make_node: NodeFa
         await eventually(lambda: talk.ended, 10)  # we hung up: BYE in the device's dialog
         assert not node.talk.sessions
 
+        # a device without audio output answers Result ERROR: a 502 at once, not a 504
+        # after media.invite_timeout_s
+        t0 = time.monotonic()
         r = await api.post(f"/api/channels/{mute_ch['id']}/broadcast")
-        assert r.status_code == 504 and "INVITE" in r.json()["detail"]
+        assert r.status_code == 502 and "refused" in r.json()["detail"], r.text
+        assert time.monotonic() - t0 < node.settings.media.invite_timeout_s / 2
+        assert not node.talk._awaiting
     finally:
         await fleet.stop()
         await api.aclose()

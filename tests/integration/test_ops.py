@@ -73,6 +73,11 @@ async def test_metrics_need_the_token_and_count_what_happens(make_node: NodeFact
         assert m[("sharpeyes_streams", ())] == 0
         assert ("sharpeyes_loop_lag_seconds", (("quantile", "0.99"),)) in m
         assert m[("sharpeyes_db_roundtrip_seconds", ())] > 0
+        # every commit is timed: registrations alone commit several times
+        commits = m[("sharpeyes_db_commit_seconds_count", ())]
+        assert commits >= 2 and m[("sharpeyes_db_commit_seconds_sum", ())] > 0
+        inf = m[("sharpeyes_db_commit_seconds_bucket", (("le", "+Inf"),))]
+        assert inf == commits <= node.db.commit_latency.count
     finally:
         await fleet.stop()
 

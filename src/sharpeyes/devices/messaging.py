@@ -9,11 +9,12 @@ signalling address (its UDP source or its open TCP connection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,6 +334,17 @@ class DeviceMessaging:
             return await asyncio.wait_for(fut, self.query_timeout)
         except TimeoutError as exc:
             raise DeviceUnavailable(f"no {cmd_type} response from {live.id}", 504) from exc
+        finally:
+            self._pending.pop((cmd_type, sn), None)
+
+    @contextlib.contextmanager
+    def awaiting(self, cmd_type: str, sn: int) -> Iterator[asyncio.Future[ManscdpMessage]]:
+        """A future for the Response with this CmdType and SN, for callers that also wait
+        on something else (a broadcast waits for the device's INVITE *or* its refusal)."""
+        fut: asyncio.Future[ManscdpMessage] = asyncio.get_running_loop().create_future()
+        self._pending[(cmd_type, sn)] = fut
+        try:
+            yield fut
         finally:
             self._pending.pop((cmd_type, sn), None)
 

@@ -26,6 +26,7 @@ from sharpeyes.devices.registry import DeviceRegistry
 from sharpeyes.devices.service import DeviceService
 from sharpeyes.events import EventBus
 from sharpeyes.gb28181 import manscdp
+from sharpeyes.gb28181.manscdp import ManscdpMessage
 from sharpeyes.gb28181.message import (
     SipParseError,
     SipRequest,
@@ -342,17 +343,21 @@ class TalkService:
             raise DeviceUnavailable(f"a broadcast to {ch.device_id} is being set up", 409)
         fut: asyncio.Future[TalkSession] = asyncio.get_running_loop().create_future()
         self._awaiting[ch.device_id] = (fut, principal, ch.id, ch.channel_id)
+        sn = messaging.next_sn()
         body = manscdp.build_manscdp(
             "Notify",
             "Broadcast",
-            messaging.next_sn(),
+            sn,
             None,  # type: ignore[arg-type]  # A.2.5 d: SourceID/TargetID, no DeviceID
             [("SourceID", self.server_id), ("TargetID", ch.channel_id)],
             charset=live.charset,
         )
         try:
-            await messaging.send(live, body)
-            session = await asyncio.wait_for(fut, self.invite_timeout)
+            with messaging.awaiting("Broadcast", sn) as answer:
+                await messaging.send(live, body)
+                session = await asyncio.wait_for(
+                    _invite_unless_refused(fut, answer), self.invite_timeout
+                )
         except TimeoutError as exc:
             raise DeviceUnavailable(
                 f"device {ch.device_id} accepted the broadcast but sent no INVITE", 504
@@ -467,3 +472,16 @@ class TalkService:
     async def close(self) -> None:
         for talk_id in list(self.sessions):
             await self.stop(None, talk_id)
+
+
+async def _invite_unless_refused(
+    invite: asyncio.Future[TalkSession], answer: asyncio.Future[ManscdpMessage]
+) -> TalkSession:
+    """The device's INVITE, or a 502 as soon as its Response Broadcast says ERROR (9.12:
+    a device that cannot play audio refuses instead of leaving us to time out)."""
+    both: set[asyncio.Future[Any]] = {invite, answer}
+    done, _ = await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+    refused = answer.result().fields.get("Result", "") if invite not in done else ""
+    if refused.strip().upper() == "ERROR":
+        raise DeviceUnavailable("the device refused the broadcast (Result ERROR)", 502)
+    return await invite

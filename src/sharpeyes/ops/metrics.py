@@ -10,12 +10,17 @@ here, by :meth:`NodeMetrics.observe_request` (called by the node's SIP entry poi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
@@ -105,6 +110,17 @@ class _NodeCollector(Collector):
             "Time of the last scrape's database queries (a commit-latency proxy)",
             value=db.get("db_seconds", 0.0),
         )
+        lat = node.db.commit_latency
+        cumulative, acc = [], 0
+        for bound, n in zip((*lat.buckets, float("inf")), lat.counts, strict=True):
+            acc += n
+            cumulative.append((str(bound) if bound != float("inf") else "+Inf", acc))
+        yield HistogramMetricFamily(
+            "sharpeyes_db_commit_seconds",
+            "Duration of every database commit (session.commit) since start",
+            buckets=cumulative,
+            sum_value=lat.total,
+        )
         registered = sum(1 for d in node.registry.devices.values() if d.online)
         yield GaugeMetricFamily(
             "sharpeyes_registrations", "Devices registered and online now", value=registered
@@ -156,6 +172,11 @@ class _NodeCollector(Collector):
         g.add_metric(["0.99"], lag["p99_ms"] / 1000)
         g.add_metric(["1"], lag["max_ms"] / 1000)
         yield g
+        yield GaugeMetricFamily(
+            "sharpeyes_asyncio_tasks",
+            "Tasks alive on the node's event loop (a soak should see it flat)",
+            value=len(asyncio.all_tasks()),
+        )
         jobs = GaugeMetricFamily("sharpeyes_jobs", "Background jobs by state", labels=["state"])
         states: dict[str, int] = {}
         for j in node.jobs._jobs.values():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,39 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+COMMIT_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+@dataclass
+class CommitLatency:
+    """Every commit's duration, as cumulative-ready bucket counts (Prometheus reads it at
+    scrape time; the store stays free of the metrics library)."""
+
+    buckets: tuple[float, ...] = COMMIT_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(COMMIT_BUCKETS) + 1))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        self.total += seconds
+        self.count += 1
+
+
+class TimedSession(AsyncSession):
+    """An ``AsyncSession`` whose commits are timed into its database's ``CommitLatency``."""
+
+    latency: CommitLatency | None = None
+
+    async def commit(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            await super().commit()
+        finally:
+            if self.latency is not None:
+                self.latency.observe(time.perf_counter() - t0)
+
 
 SQLITE_PRAGMAS: tuple[tuple[str, str], ...] = (
     # WAL: readers never block the writer; the node reads constantly while SIP writes.
@@ -110,8 +146,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect_name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        self.commit_latency = CommitLatency()
+        timed = type("NodeTimedSession", (TimedSession,), {"latency": self.commit_latency})
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False
+            self.engine, class_=timed, expire_on_commit=False
         )
 
     @property
