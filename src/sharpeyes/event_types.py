@@ -196,6 +196,19 @@ class StreamStopped(TypedDict):
     detail: str
 
 
+class MediaStreamLost(TypedDict):
+    """A stream a media node carried ended because the node stopped heartbeating."""
+
+    session_id: str
+    media_node: str
+    reason: str  # live.session.EndReason.MEDIA_NODE_LOST
+
+
+class MediaNodeDown(TypedDict):
+    id: str
+    streams: int
+
+
 # Event type → the shape of its ``data``. A prefix ending in "." covers a family.
 CATALOGUE: dict[str, type[Any]] = {
     "device.online": DeviceState,
@@ -221,6 +234,8 @@ CATALOGUE: dict[str, type[Any]] = {
     "ledger.changed": LedgerChanged,
     "ledger.exported": LedgerExported,
     "media.status": MediaStatus,
+    "media.stream_lost": MediaStreamLost,
+    "media.node_down": MediaNodeDown,
     "mobile.position": MobilePosition,
     "om.alarm.": OmAlarm,
     "om.workorder": OmWorkOrder,

@@ -183,7 +183,7 @@ async def test_control_node_lists_media_nodes_and_ends_lost_streams(
             ended = None
             while ended is None:
                 ev = await asyncio.wait_for(sub.queue.get(), 10)
-                if ev.type == "stream.ended":
+                if ev.type == "media.stream_lost":
                     ended = ev
             assert ended.data == {
                 "session_id": "live-1",

@@ -10,6 +10,9 @@ from sharpeyes.event_types import CATALOGUE, shape_of
 from sharpeyes.events import Event
 
 SRC = Path(sharpeyes.__file__).parent
+# the NATS bridge re-publishes events it received (their type is data, already checked
+# where they were first published); NATS client publishes (`_nc`) are not bus events
+RELAYS = {"nodes/eventbridge.py"}
 
 
 def _types(arg: ast.expr) -> list[str]:
@@ -32,6 +35,11 @@ def _publish_sites() -> list[tuple[str, str, set[str], bool]]:
                 and node.func.attr == "publish"
                 and node.args
             ):
+                continue
+            receiver = node.func.value
+            if isinstance(receiver, ast.Attribute) and receiver.attr == "_nc":
+                continue
+            if str(path.relative_to(SRC)) in RELAYS and isinstance(node.args[0], ast.Name):
                 continue
             keys = {k.arg for k in node.keywords if k.arg is not None}
             splat = any(k.arg is None for k in node.keywords)

@@ -52,7 +52,7 @@ class NodesMediaPlane:
     async def _on_lost(self, lost: Lost) -> None:
         for stream in sorted(lost.streams):
             self.bus.publish(
-                "stream.ended",
+                "media.stream_lost",
                 session_id=stream,
                 media_node=lost.node,
                 reason=EndReason.MEDIA_NODE_LOST.value,
