@@ -151,6 +151,33 @@ async def test_uppers_api_sharing_custom_ids_and_404(node: Any) -> None:
 
         await eventually(off_notified, 10)
 
+        # Alarm SUBSCRIBE: 200 with Expires, then a device alarm comes up under the custom ID
+        asub = upper.stack.build_request(
+            "SUBSCRIBE",
+            f"sip:{node.settings.sip.id}@127.0.0.1:{sip_port}",
+            from_uri=f"sip:{UPPER_ID}@{UPPER_DOMAIN}",
+            to_uri=f"sip:{node.settings.sip.id}@3402000000",
+            contact=f"sip:{UPPER_ID}@127.0.0.1:{upper.stack.port}",
+            headers=[("Event", "Alarm"), ("Expires", "600")],
+            body=manscdp.query("Alarm", 81, node.settings.sip.id),
+            content_type="Application/MANSCDP+xml",
+        )
+        r6 = await upper.stack.request(asub, Peer("udp", "127.0.0.1", sip_port))
+        assert r6.status == 200 and r6.headers.get("Expires") == "600"
+        await cams[0].device.send_alarm(cams[0].channel["channel_id"])
+
+        def alarm_up() -> bool:
+            return any(
+                m.cmd_type == "Alarm" and m.root == "Notify" and m.device_id == custom
+                for m in upper.messages
+            )
+
+        await eventually(alarm_up, 10)
+        assert not any(
+            m.cmd_type == "Alarm" and m.device_id == cams[0].channel["channel_id"]
+            for m in upper.messages
+        )
+
         # a channel that is not shared (or unknown) → 404, nothing sent back
         upper.messages.clear()
         r = await api.put(f"/api/cascade/uppers/{uid}/channels", json={"channels": [pk1]})

@@ -17,6 +17,7 @@ import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sharpeyes.cascade.catalog import SharedChannel, catalog_items, catalog_parts, channel_item
 from sharpeyes.cascade.forward import Forward
@@ -83,6 +84,9 @@ class UpperSip:
         self.node_name = node_name
         self.forwards: dict[str, Forward] = {}  # by Call-ID
         self.subscriptions: dict[int, CatalogSubscription] = {}  # by upper id
+        # Alarm SUBSCRIBE (9.4): upper id -> monotonic expiry; only subscribed uppers get alarms.
+        self.alarm_subscriptions: dict[int, float] = {}
+        self.alarm_tz = ZoneInfo("Asia/Shanghai")  # GB alarm times are local, without a zone
         self._serial = 0
         # what each upper was last told (exposed ID → channel): the base for ADD/DEL diffs
         self.announced: dict[int, dict[str, SharedChannel]] = {}
@@ -301,6 +305,9 @@ class UpperSip:
     # -------------------------------------------------------- subscription
     async def _on_subscribe(self, link: UpperLink, req: SipRequest) -> SipResponse:
         uid = link.cfg.upper_id
+        event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
+        if event == "alarm":
+            return self._on_alarm_subscribe(uid, req)
         resp, kept = accept_catalog_subscribe(
             req,
             self.subscriptions.get(uid),
@@ -318,6 +325,50 @@ class UpperSip:
             else:
                 self.subscriptions[uid] = kept
         return resp
+
+    def _on_alarm_subscribe(self, uid: int, req: SipRequest) -> SipResponse:
+        """Alarm SUBSCRIBE: keep (or drop, Expires 0) the upper's wish to receive alarms."""
+        try:
+            expires = int((req.headers.get("Expires") or "3600").strip())
+        except ValueError:
+            return response_for(req, 400, "Bad Expires")
+        expires = max(0, min(expires, SUBSCRIBE_MAX_EXPIRES))
+        if expires == 0:
+            self.alarm_subscriptions.pop(uid, None)
+        else:
+            self.alarm_subscriptions[uid] = time.monotonic() + expires
+        to_tag = parse_name_addr(req.headers["To"]).tag or new_tag()
+        return response_for(req, 200, to_tag=to_tag, headers=[("Expires", str(expires))])
+
+    async def on_alarm(self, data: dict[str, Any]) -> None:
+        """Forward a device alarm, under the ID the upper knows, to uppers that subscribed."""
+        device_id = data.get("device_id")
+        channel_id = data.get("alarm_device_id") or device_id
+        now = time.monotonic()
+        raw = data.get("alarm_time")
+        when = datetime.fromisoformat(raw) if raw else datetime.now(UTC)
+        alarm_time = when.astimezone(self.alarm_tz).strftime("%Y-%m-%dT%H:%M:%S")
+        for uid, expires_at in list(self.alarm_subscriptions.items()):
+            link = self.service.links.get(uid)
+            if expires_at <= now or link is None:
+                self.alarm_subscriptions.pop(uid, None)
+                continue
+            if link.state != RegState.REGISTERED:
+                continue
+            for ch in await self.service.shared_by_link(uid):
+                if ch.device_id != device_id or ch.channel_id != channel_id:
+                    continue
+                body = manscdp.alarm_notify(
+                    link.next_sn(),
+                    ch.exposed_id,
+                    priority=data.get("priority") or 1,
+                    method=data.get("method") or 1,
+                    alarm_time=alarm_time,
+                    description=data.get("description"),
+                    alarm_type=data.get("alarm_type"),
+                    charset=link.cfg.charset,
+                )
+                await link.send_message(body)
 
     async def notify_catalog(self, link: UpperLink, items: list[dict[str, Any]]) -> int:
         """A catalog change toward one upper: NOTIFY in its subscription, else a MESSAGE."""
@@ -599,6 +650,11 @@ class UpperSip:
                             await self.resync(upper_id)
                         except Exception:
                             log.exception("cascade: catalog resync of upper %s failed", upper_id)
+                elif event.type == "alarm":
+                    try:
+                        await self.on_alarm(dict(event.data))
+                    except Exception:
+                        log.exception("cascade: forwarding an alarm upward failed")
                 elif event.type in ("channel.online", "channel.offline"):
                     data = event.data
                     try:
