@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router'
-import { auth, restore } from './stores/auth.js'
+import { can, restore } from './stores/auth.js'
 import { setUnauthorizedHandler } from './api/client.js'
 import { logout } from './stores/auth.js'
 
@@ -32,8 +32,8 @@ const routes = [
       { path: 'reconciliation', name: 'recon', component: () => import('./views/ReconciliationView.vue') },
       { path: 'ledger/data/:kind?', name: 'ledger-data', component: () => import('./views/LedgerDataView.vue'), props: true },
       // --- end issue 17
-      { path: 'admin/apps', name: 'apps', component: () => import('./views/AppsView.vue'), meta: { admin: true } },
-      { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
+      { path: 'admin/apps', name: 'apps', component: () => import('./views/AppsView.vue'), meta: { permission: 'apps.admin' } },
+      { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { permission: 'users.admin' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: { name: 'dashboard' } },
@@ -45,7 +45,7 @@ router.beforeEach(async (to) => {
   if (to.meta.public) return true
   const user = await restore()
   if (!user) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
-  if (to.meta.admin && auth.user?.role !== 'admin') return { name: 'dashboard' }
+  if (to.meta.permission && !can(to.meta.permission)) return { name: 'dashboard' }
   return true
 })
 
