@@ -450,7 +450,10 @@ async def test_record_form_validates_and_users_get_roles(
         5,
     )
 
-    # admin creates a viewer; the viewer sees no admin menu and no PTZ
+    # admin creates a viewer; the viewer sees no admin menu and no PTZ.  The menu follows
+    # the permissions /api/auth/me reports, not a role list kept in the console.
+    for admin_only in ("nav-audit", "nav-apps", "nav-playback"):
+        assert await page.get_by_test_id(admin_only).count() == 1, admin_only
     await page.get_by_test_id("nav-users").click()
     await page.get_by_test_id("user-add").click()
     await field(page, "user-username").fill("watcher")
@@ -467,6 +470,9 @@ async def test_record_form_validates_and_users_get_roles(
     await ui_login(page, "watcher", "watcher-pass-1")
     assert (await page.get_by_test_id("current-role").inner_text()).strip() == "查看员"
     assert await page.get_by_test_id("nav-users").count() == 0
+    for hidden in ("nav-audit", "nav-apps", "nav-playback", "nav-sharing"):
+        assert await page.get_by_test_id(hidden).count() == 0, hidden
+    assert await page.get_by_test_id("nav-live").count() == 1
     await page.goto("/admin/users")  # the guard sends a viewer back
     await page.get_by_test_id("dashboard").wait_for()
     assert page.console_log.errors == [], page.console_log.errors

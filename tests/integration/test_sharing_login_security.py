@@ -110,3 +110,27 @@ async def test_sessions_revoked_by_logout_all_and_disable(make_node: NodeFactory
         assert time.time()
     finally:
         await admin.aclose()
+
+
+async def test_me_reports_the_role_permissions_the_console_reads(make_node: NodeFactory) -> None:
+    """The console hides and shows by ``permissions`` from /me; they are sharing's table."""
+    from sharpeyes.sharing.principal import ROLE_PERMISSIONS, Role
+
+    node = await make_node()
+    admin = await login(node)
+    try:
+        me = (await admin.get("/api/auth/me")).json()
+        assert me["permissions"] == sorted(p.value for p in ROLE_PERMISSIONS[Role.ADMIN])
+        r = await admin.post(
+            "/api/users", json={"username": "look", "password": PASSWORD, "role": "viewer"}
+        )
+        assert r.status_code == 201
+        viewer = await login(node, "look", PASSWORD)
+        try:
+            perms = (await viewer.get("/api/auth/me")).json()["permissions"]
+            assert perms == ["devices.read", "ledger.read", "live.view"]
+            assert "users.admin" not in perms and "playback" not in perms
+        finally:
+            await viewer.aclose()
+    finally:
+        await admin.aclose()

@@ -9,18 +9,20 @@ export function isAdmin() {
   return auth.user?.role === 'admin'
 }
 
-export function can(what) {
-  const role = auth.user?.role
-  if (!role) return false
-  if (role === 'admin') return true
-  if (role === 'operator') return what !== 'users' && what !== 'plans'
-  return what === 'read' || what === 'live'
+/**
+ * May the user do ``perm`` (a sharing Permission value such as 'devices.write')?
+ * Answers from the ``permissions`` /api/auth/me returns (sharing.scope decides them on the
+ * server), so the console never keeps its own copy of the role matrix.
+ */
+export function can(perm) {
+  return Boolean(auth.user?.permissions?.includes(perm))
 }
 
 export async function login(username, password) {
   const out = await api.post('/auth/login', { username, password })
   setToken(out.access_token)
-  auth.user = out.user
+  // /auth/me carries the effective permissions can() reads; the login answer does not.
+  auth.user = { ...out.user, ...(await api.get('/auth/me')) }
   auth.checked = true
   startEvents(getToken)
   return out.user
