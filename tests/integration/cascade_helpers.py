@@ -11,8 +11,10 @@ import pytest
 
 from sharpeyes.config import load_settings
 from sharpeyes.node import Node
+from sharpeyes.sim.upper import SimUpper
 
 from .conftest import ADMIN_PASSWORD, login
+from .devices_helpers import eventually
 
 CITY = ("34020000002000000001", "3402000000")
 COUNTY = ("34020100002000000001", "3402010000")
@@ -92,4 +94,32 @@ async def link_up(
     return r.json()  # type: ignore[no-any-return]
 
 
-__all__ = ["CITY", "COUNTY", "TOWNSHIP", "link_up", "login", "make_level", "stop"]
+async def link_sim_upper(node: Node, api: httpx.AsyncClient, upper: SimUpper) -> str:
+    """``upper`` (a SimUpper) as a link sharing every channel, registered; our ID toward it."""
+    body = {
+        "name": "sim city",
+        "server_id": upper.server_id,
+        "domain": upper.domain,
+        "host": "127.0.0.1",
+        "port": upper.port,
+        "password": upper.password,
+        "enabled": False,
+    }
+    uid = (await api.post("/api/cascade/uppers", json=body)).json()["id"]
+    await api.put(f"/api/cascade/uppers/{uid}/channels", json={"all": True})
+    await api.patch(f"/api/cascade/uppers/{uid}", json={"enabled": True})
+    us = node.settings.sip.id
+    await eventually(lambda: us in upper.lowers, 10)
+    return us
+
+
+__all__ = [
+    "CITY",
+    "COUNTY",
+    "TOWNSHIP",
+    "link_sim_upper",
+    "link_up",
+    "login",
+    "make_level",
+    "stop",
+]

@@ -8,6 +8,7 @@ import pytest
 
 from sharpeyes.sim.upper import SimUpper
 
+from .cascade_helpers import link_sim_upper
 from .conftest import login
 from .devices_helpers import eventually
 from .live_helpers import camera
@@ -27,20 +28,7 @@ async def test_lower_against_sim_upper(node: Any, quirk: str) -> None:
     await upper.start()
     try:
         cam = await camera(node, api, 1)
-        body = {
-            "name": "sim city",
-            "server_id": UPPER[0],
-            "domain": UPPER[1],
-            "host": "127.0.0.1",
-            "port": upper.port,
-            "password": "city-pass",
-            "enabled": False,
-        }
-        uid = (await api.post("/api/cascade/uppers", json=body)).json()["id"]
-        await api.put(f"/api/cascade/uppers/{uid}/channels", json={"all": True})
-        await api.patch(f"/api/cascade/uppers/{uid}", json={"enabled": True})
-        us = node.settings.sip.id
-        await eventually(lambda: us in upper.lowers, 10)
+        us = await link_sim_upper(node, api, upper)
         if quirk == "early_subscribe":
             await eventually(lambda: upper.lowers[us].subscribed == 200, 10)
         items = await upper.query_catalog(us)

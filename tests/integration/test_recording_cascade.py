@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sharpeyes.cascade.sdp import plan_for
+from sharpeyes.gb28181 import mansrtsp
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp, play_offer
 from sharpeyes.live.session import SessionKind
 from sharpeyes.sim.upper import SimUpper
 
+from .cascade_helpers import link_sim_upper
 from .conftest import NodeFactory, login
 from .devices_helpers import eventually
 from .recording_helpers import fast, recorded_range, recording_camera
@@ -35,20 +38,7 @@ async def test_upper_playback_invite_is_forwarded_from_the_device(
     await upper.start()
     cam = await recording_camera(node, api)
     try:
-        body = {
-            "name": "sim city",
-            "server_id": UPPER[0],
-            "domain": UPPER[1],
-            "host": "127.0.0.1",
-            "port": upper.port,
-            "password": "city-pass",
-            "enabled": False,
-        }
-        uid = (await api.post("/api/cascade/uppers", json=body)).json()["id"]
-        await api.put(f"/api/cascade/uppers/{uid}/channels", json={"all": True})
-        await api.patch(f"/api/cascade/uppers/{uid}", json={"enabled": True})
-        us = node.settings.sip.id
-        await eventually(lambda: us in upper.lowers, 10)
+        us = await link_sim_upper(node, api, upper)
         cid = cam.channel["channel_id"]
         start, end = recorded_range(cam, 60)
         seen: list[tuple[SessionKind, int | None, int | None]] = []
@@ -70,6 +60,55 @@ async def test_upper_playback_invite_is_forwarded_from_the_device(
         # the upper's BYE ends the device playback session as well
         await eventually(lambda: not node.live.sessions, 10)
         await eventually(lambda: cam.byes() >= 1, 10)
+    finally:
+        await cam.fleet.stop()
+        await upper.stop()
+        await api.aclose()
+
+
+async def test_upper_mansrtsp_steers_the_device_playback(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    """The upper's INFO (MANSRTSP seek, speed) reaches the device; garbage gets a 400."""
+    node = await make_node(media=fast())
+    api = await login(node)
+    upper = SimUpper(server_id=UPPER[0], domain=UPPER[1], password="city-pass")
+    await upper.start()
+    cam = await recording_camera(node, api)
+    try:
+        us = await link_sim_upper(node, api, upper)
+        start, end = recorded_range(cam, 60)
+        calls: list[Any] = []
+
+        def grab() -> bool:
+            calls.extend(c for c in cam.device.media_calls.values() if c not in calls)
+            return bool(calls)
+
+        controls = [
+            mansrtsp.play(1, position_s=30).to_bytes(),
+            mansrtsp.play(2, scale=2.0).to_bytes(),
+            b"NONSENSE\r\n\r\n",
+        ]
+        play = asyncio.ensure_future(
+            upper.play(
+                us,
+                cam.channel["channel_id"],
+                seconds=20,
+                min_frames=25,
+                playback=(start, end),
+                controls=controls,
+            )
+        )
+        await eventually(lambda: grab() or play.done(), 15)
+        result = await play
+        assert result.control_statuses == [200, 200, 400], result.control_statuses
+        (call,) = calls
+        assert call.playback is not None
+        got = [(c.method, c.position_s, c.scale) for c in call.playback.controls]
+        assert got == [
+            (mansrtsp.Method.PLAY, 30.0, None),
+            (mansrtsp.Method.PLAY, None, 2.0),
+        ], got
     finally:
         await cam.fleet.stop()
         await upper.stop()

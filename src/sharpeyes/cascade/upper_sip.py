@@ -26,7 +26,7 @@ from sharpeyes.cascade.sdp import SendMode, answer_for, plan_for
 from sharpeyes.cascade.service import CascadeService
 from sharpeyes.devices.messaging import DeviceMessaging, DeviceUnavailable
 from sharpeyes.events import EventBus
-from sharpeyes.gb28181 import manscdp
+from sharpeyes.gb28181 import manscdp, mansrtsp
 from sharpeyes.gb28181.manscdp import ManscdpError, ManscdpMessage, parse_manscdp
 from sharpeyes.gb28181.message import (
     SipParseError,
@@ -37,6 +37,7 @@ from sharpeyes.gb28181.message import (
 )
 from sharpeyes.gb28181.sdp import SdpError, parse_sdp
 from sharpeyes.live.audit import AuditRecord, audit
+from sharpeyes.live.history import ControlAction, ControlError
 from sharpeyes.live.service import LiveService
 from sharpeyes.live.session import EndReason, LiveSession
 from sharpeyes.sharing.principal import Principal, Role
@@ -137,6 +138,8 @@ class UpperSip:
         method = req.method
         fwd = self.forwards.get(req.call_id)
         if fwd is not None:
+            if method == "INFO":
+                return await self._forward_control(fwd, req)
             return self._in_dialog(fwd, req)
         user = parse_name_addr(req.headers["From"]).uri.user
         link = self.service.link_for_request(user, peer.host)
@@ -551,7 +554,7 @@ class UpperSip:
         One session per upper dialog (each has its own range and pace); when the
         device ends it (MediaStatus 121) the forward ends and the upper gets a BYE.
         """
-        principal = Principal(user_id=0, username=f"upper:{link.cfg.server_id}", role=Role.ADMIN)
+        principal = _upper_principal(link.cfg.server_id)
         grant = await self.live.history.open(
             principal, ch.channel_pk, start, stop, audit_action=None
         )
@@ -560,6 +563,50 @@ class UpperSip:
         s.idle_since = None
         s.hub.add_tap(fwd.on_frame)
         return s
+
+    async def _forward_control(self, fwd: Forward, req: SipRequest) -> SipResponse:
+        """The upper's MANSRTSP (INFO) on a playback forward, passed on to the device.
+
+        The upper steers its own playback session (one per upper dialog), so its
+        pause/seek/speed become the same controls an operator's would be; a live
+        forward has nothing to steer and keeps answering 200 as before.
+        """
+        if fwd.plan.operation != "playback" or fwd.session_id is None:
+            return response_for(req, 200)
+        try:
+            cmd = mansrtsp.parse(req.body)
+        except mansrtsp.MansrtspError as exc:
+            return response_for(req, 400, str(exc)[:80])
+        if cmd.method is mansrtsp.Method.TEARDOWN:
+            fwd.end("upper TEARDOWN")
+            return response_for(req, 200)
+        steps: list[tuple[ControlAction, float | None, float | None]] = []
+        if cmd.method is mansrtsp.Method.PAUSE:
+            steps.append((ControlAction.PAUSE, None, None))
+        elif cmd.position_s is not None:
+            steps.append((ControlAction.SEEK, cmd.position_s, None))
+        elif cmd.scale is None:
+            steps.append((ControlAction.RESUME, None, None))
+        if cmd.method is mansrtsp.Method.PLAY and cmd.scale is not None:
+            steps.append((ControlAction.SPEED, None, cmd.scale))
+        principal = _upper_principal(fwd.upper_server_id)
+        try:
+            for action, position_s, scale in steps:
+                await self.live.history.control(
+                    principal, fwd.session_id, action, position_s=position_s, scale=scale
+                )
+        except ControlError as exc:
+            return response_for(req, 400, str(exc)[:80])
+        except LookupError:
+            return response_for(req, 481, "Playback has ended")
+        except DeviceUnavailable as exc:
+            return response_for(req, 504 if exc.status == 504 else 502, str(exc)[:80])
+        return response_for(
+            req,
+            200,
+            headers=[("Content-Type", mansrtsp.CONTENT_TYPE)],
+            body=mansrtsp.response(cmd.cseq),
+        )
 
     def _in_dialog(self, fwd: Forward, req: SipRequest) -> SipResponse | None:
         if req.method == "ACK":
@@ -666,6 +713,11 @@ class UpperSip:
 
     def describe_forwards(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.forwards.values()]
+
+
+def _upper_principal(server_id: str) -> Principal:
+    """An upper acting on the playback it opened (its sharing was checked at INVITE)."""
+    return Principal(user_id=0, username=f"upper:{server_id}", role=Role.ADMIN)
 
 
 __all__ = ["UpperSip"]

@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import itertools
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sharpeyes.gb28181 import manscdp
+from sharpeyes.gb28181 import manscdp, mansrtsp
 from sharpeyes.gb28181.digest import DigestError, build_challenge, parse_digest, verify
 from sharpeyes.gb28181.message import SipRequest, SipResponse, parse_name_addr, response_for
 from sharpeyes.gb28181.sdp import parse_ssrc, play_offer
@@ -27,7 +28,7 @@ from sharpeyes.media.es import parameter_sets
 from sharpeyes.media.ps import PsDemuxer
 from sharpeyes.media.rtp import Rfc4571Deframer, RtpError, parse_rtp
 from sharpeyes.sip.dialog import DialogLayer, InviteFailed
-from sharpeyes.sip.stack import SipStack
+from sharpeyes.sip.stack import SipStack, SipTimeout
 from sharpeyes.sip.transport import Peer
 
 QUIRKS = frozenset({"no_y", "tcp_passive", "own_sn", "early_subscribe"})
@@ -72,6 +73,7 @@ class PlayResult:
     errors: int = 0
     ssrcs: set[int] = field(default_factory=set)
     answered_ssrc: int | None = None
+    control_statuses: list[int] = field(default_factory=list)  # answers to our INFOs
     demux: PsDemuxer = field(default_factory=PsDemuxer)
 
     def packet(self, data: bytes) -> None:
@@ -239,10 +241,13 @@ class SimUpper:
         seconds: float = 2.0,
         min_frames: int = 25,
         playback: tuple[int, int] | None = None,
+        controls: Sequence[bytes] = (),
     ) -> PlayResult:
         """INVITE a channel, receive until ``min_frames`` PS frames (or ``seconds``), BYE.
 
-        ``playback`` (start, stop in Unix seconds) asks for the recording instead (9.8).
+        ``playback`` (start, stop in Unix seconds) asks for the recording instead (9.8);
+        ``controls`` are MANSRTSP bodies sent in INFOs once the first frame has arrived
+        (their answers land in ``control_statuses``).
         """
         lower = self.lowers[lower_id]
         result = PlayResult()
@@ -299,7 +304,15 @@ class SimUpper:
                 if line.startswith("y="):
                     result.answered_ssrc = parse_ssrc(line[2:])
         deadline = loop.time() + seconds
-        while loop.time() < deadline and result.frames < min_frames:
+        pending = list(controls)
+        while loop.time() < deadline and (result.frames < min_frames or pending):
+            if pending and result.frames >= 1:
+                try:
+                    resp = await self.dialogs.info(dialog, pending.pop(0), mansrtsp.CONTENT_TYPE)
+                    result.control_statuses.append(resp.status)
+                except (SipTimeout, OSError):
+                    result.control_statuses.append(0)
+                continue
             await asyncio.sleep(0.05)
         with contextlib.suppress(Exception):
             await self.dialogs.bye(dialog)
