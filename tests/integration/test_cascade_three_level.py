@@ -48,6 +48,23 @@ async def test_township_county_city(make_level, transport: str) -> None:  # noqa
     kinds = {i["channel_id"]: i["kind"] for i in r.json()["items"]}
     assert kinds[ids[0]] == "channel"
     assert any(k == "region" for k in kinds.values()), kinds
+    # ... and as a tree: the county is a lower platform, the cameras sit under regions
+    assert (await city_api.get(f"/api/devices/{COUNTY[0]}")).json()["kind"] == "platform"
+    tree = (await city_api.get(f"/api/devices/{COUNTY[0]}/tree")).json()
+    assert tree["kind"] == "platform" and tree["total"] == len(kinds)
+    assert (await city_api.get("/api/devices/34020000001110000999/tree")).status_code == 404
+
+    def paths(nodes: list[dict], above: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for n in nodes:
+            out[n["channel_id"]] = above
+            out.update(paths(n["children"], (*above, n["kind"])))
+        return out
+
+    where = paths(tree["nodes"])
+    assert set(where) == set(kinds)  # every catalog row is in the tree once
+    for cid in ids:
+        assert where[cid] and set(where[cid]) == {"region"}, where
 
     ch = (await city_api.get("/api/channels", params={"q": ids[0]})).json()["items"][0]
     grant = await play(city_api, ch["id"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from sharpeyes.devices.service import device_kind
 
 T = TypeVar("T")
 
@@ -67,6 +69,10 @@ class DeviceOut(BaseModel):
     catalog_synced_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="platform: a lower platform (ID type 200); device otherwise")
+    def kind(self) -> str:
+        return device_kind(self.id)
 
 
 class DeviceDetailOut(DeviceOut):

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 
 from sharpeyes.devices.messaging import CatalogResult, DeviceMessaging, DeviceUnavailable
 from sharpeyes.devices.registry import DeviceRegistry
+from sharpeyes.devices.tree import build_tree
 from sharpeyes.devices.virtual import VirtualDevices
 from sharpeyes.errors import ConflictError
 from sharpeyes.events import EventBus
@@ -147,6 +148,19 @@ class DeviceService:
         if kind:
             stmt = stmt.where(Channel.kind == kind)
         return await self._page(stmt.order_by(Channel.device_id, Channel.channel_id), offset, limit)
+
+    async def device_tree(self, principal: Principal, device_id: str) -> dict[str, Any]:
+        """The device's catalog as a tree (a lower platform's regions, groups, channels)."""
+        device = await self.get_device(principal, device_id)
+        async with self.db.session() as s:
+            stmt = scope_channels(select(Channel).where(Channel.device_id == device_id), principal)
+            rows = list((await s.execute(stmt)).scalars())
+        return {
+            "device_id": device.id,
+            "kind": device_kind(device.id),
+            "nodes": [n.to_dict() for n in build_tree(rows, device.id)],
+            "total": len(rows),
+        }
 
     async def get_channel(self, principal: Principal, channel_pk: int) -> Channel:
         if not 0 < channel_pk <= 2**31 - 1:  # channels.id is 32-bit on PostgreSQL
@@ -386,6 +400,14 @@ class DeviceService:
         return alarm
 
 
+def device_kind(device_id: str) -> str:
+    """``platform`` for a registrant of type 200 (a lower platform), else ``device``."""
+    try:
+        return "platform" if parse_device_id(device_id).type_code == 200 else "device"
+    except InvalidDeviceId:
+        return "device"
+
+
 def describe_device_id(device_id: str) -> dict[str, Any] | None:
     try:
         d = parse_device_id(device_id)
@@ -409,4 +431,5 @@ __all__ = [
     "NotFound",
     "Page",
     "describe_device_id",
+    "device_kind",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
@@ -138,6 +138,15 @@ async def device_channels(
         offset=offset,
         limit=limit,
     )
+
+
+@router.get("/{device_id}/tree")
+async def device_tree(device_id: str, principal: Reader, node: NodeDep) -> dict[str, Any]:
+    """The device's catalog as a tree: for a lower platform its regions (civil-code nodes),
+    business groups (215), virtual organisations (216) and channels by ParentID; each node
+    ``{id, channel_id, kind, name, online, parent, children}``. Only channels in the
+    caller's scope appear."""
+    return await node.devices.device_tree(principal, device_id)
 
 
 @router.get("/{device_id}/history", response_model=list[StatusEventOut])
