@@ -238,7 +238,7 @@ async def test_sqlite_pragmas_on_every_connection(db_url: str) -> None:
                 assert pragmas == {
                     "journal_mode": "wal",
                     "foreign_keys": 1,
-                    "busy_timeout": 5000,
+                    "busy_timeout": 30000,
                     "synchronous": 1,  # NORMAL
                 }
             await db.engine.dispose()

@@ -63,8 +63,12 @@ SQLITE_PRAGMAS: tuple[tuple[str, str], ...] = (
     ("journal_mode", "WAL"),
     # SQLite ships with FKs off; ON DELETE CASCADE (device → channels/events) needs it.
     ("foreign_keys", "ON"),
-    # Wait for a competing writer instead of failing at once with "database is locked".
-    ("busy_timeout", "5000"),
+    # Wait for a competing writer instead of failing with "database is locked". As long
+    # as the pool's own wait: with several pooled connections a write now waits here, in
+    # the connection's thread, where it used to queue for the one connection. 5 s lost
+    # keepalive flushes in a soak (1,000 devices, 50 streams) whenever a saturated loop
+    # kept another connection's transaction open that long.
+    ("busy_timeout", "30000"),
     # Durable at checkpoints, not every commit: safe with WAL, far fewer fsyncs.
     ("synchronous", "NORMAL"),
 )
