@@ -45,10 +45,15 @@ async def node(make_node: NodeFactory) -> Node:
     return await make_node()
 
 
+def anonymous(node: Node) -> httpx.AsyncClient:
+    """A client without a login (the same generous timeout: CI boxes are loaded)."""
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30)
+
+
 async def login(
     node: Node, username: str = "admin", password: str = ADMIN_PASSWORD
 ) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30)
+    client = anonymous(node)
     r = await client.post("/api/auth/login", json={"username": username, "password": password})
     r.raise_for_status()
     client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"

@@ -22,7 +22,7 @@ def _dist(tmp_path: Path) -> Path:
 async def test_console_files_and_spa_fallback(make_node: NodeFactory, tmp_path: Path) -> None:
     dist = _dist(tmp_path)
     node = await make_node(ui={"dist": str(dist)})
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as c:
         r = await c.get("/")
         assert r.status_code == 200 and "<title>console</title>" in r.text
         assert r.headers["cache-control"] == "no-cache"
@@ -51,7 +51,7 @@ async def test_without_a_build_the_root_says_how_to_build(
     make_node: NodeFactory, tmp_path: Path
 ) -> None:
     node = await make_node(ui={"dist": str(tmp_path / "not-built")})
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as c:
         for path in ("/", "/map"):
             r = await c.get(path)
             assert r.status_code == 200
@@ -63,7 +63,7 @@ async def test_ui_config_needs_a_login_and_has_no_tile_server_by_default(
     make_node: NodeFactory, tmp_path: Path
 ) -> None:
     node = await make_node(ui={"dist": str(_dist(tmp_path))})
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as c:
         assert (await c.get("/api/ui/config")).status_code == 401
     api = await login(node)
     try:

@@ -326,7 +326,9 @@ async def test_api_requires_auth_and_applies_roles_and_scope(node: Node, api) ->
         assert (await viewer.get("/api/users")).status_code == 403
         await viewer.aclose()
 
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as anon:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{node.http_port}", timeout=30
+        ) as anon:
             assert (await anon.get("/api/health")).status_code == 200
             for path in (
                 "/api/devices",
@@ -347,7 +349,7 @@ async def test_api_requires_auth_and_applies_roles_and_scope(node: Node, api) ->
 async def test_login_is_throttled(node: Node) -> None:
     import httpx
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as c:
         codes = [
             (
                 await c.post("/api/auth/login", json={"username": "admin", "password": f"wrong{i}"})

@@ -100,7 +100,7 @@ async def test_health_reads_need_a_login_and_are_scoped(make_node: NodeFactory) 
     api = await login(node)
     import httpx
 
-    anon = httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}")
+    anon = httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30)
     for path in (
         "/api/health/rates",
         "/api/vqd/results",

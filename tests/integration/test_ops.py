@@ -42,7 +42,7 @@ async def test_metrics_need_the_token_and_count_what_happens(make_node: NodeFact
     try:
         assert await fleet.register_all() == {200: 2}
         await fleet.devices[next(iter(fleet.devices))].send_keepalive()
-        async with httpx.AsyncClient(base_url=base) as anon:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as anon:
             assert (await anon.get("/metrics")).status_code == 401
             bad = await anon.get("/metrics", headers={"Authorization": "Bearer nope"})
             assert bad.status_code == 401
@@ -93,7 +93,7 @@ async def test_management_listener_serves_metrics_only(make_node: NodeFactory) -
     node = await make_node(ops={"metrics_port": 0, "metrics_host": "127.0.0.1"})
     assert node.metrics_listener is not None
     base = f"http://127.0.0.1:{node.metrics_listener.port}"
-    async with httpx.AsyncClient(base_url=base) as c:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
         r = await c.get("/metrics")
         assert r.status_code == 200
         assert ("sharpeyes_devices", (("state", "online"),)) in samples(r.text)
@@ -103,7 +103,7 @@ async def test_management_listener_serves_metrics_only(make_node: NodeFactory) -
 
 async def test_liveness_and_readiness(make_node: NodeFactory, monkeypatch: Any) -> None:
     node = await make_node()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as c:
         assert (await c.get("/api/health")).json()["status"] == "ok"  # kept as it was
         assert (await c.get("/api/health/live")).json()["status"] == "ok"
         r = await c.get("/api/health/ready")

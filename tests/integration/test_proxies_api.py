@@ -137,7 +137,7 @@ async def test_permissions(node: Node, api: httpx.AsyncClient) -> None:
     r = await viewer.post("/api/proxies", json={"name": "x-cam", "url": "rtsp://192.0.2.1/a"})
     assert r.status_code == 403
     assert (await viewer.get("/api/proxies")).status_code == 200
-    anon = httpx.AsyncClient(base_url=str(api.base_url))
+    anon = httpx.AsyncClient(base_url=str(api.base_url), timeout=30)
     assert (await anon.get("/api/proxies")).status_code == 401
     await viewer.aclose()
     await anon.aclose()

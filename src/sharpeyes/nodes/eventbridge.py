@@ -37,6 +37,9 @@ class NatsEventBridge:
     async def start(self) -> None:
         self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         await self._nc.subscribe(PREFIX + ">", cb=self._on_msg)
+        # a round trip: the server has our SUB before start() returns, so an event
+        # another node publishes right after is not missed
+        await self._nc.flush()
         ready = asyncio.Event()
         self._task = asyncio.create_task(self._forward(ready))
         await ready.wait()
