@@ -91,9 +91,7 @@ async def test_cascade_page_links_shares_registers_and_disables(
     await tree_checkbox(page, f"cascade-tree-channel-{extra['id']}").click()
     # search narrows the tree to matching channels
     await field(page, "cascade-tree-search").fill(extra["channel_id"])
-    await drawer.get_by_test_id(f"cascade-tree-channel-{region2[1]['id']}").wait_for(
-        state="hidden"
-    )
+    await drawer.get_by_test_id(f"cascade-tree-channel-{region2[1]['id']}").wait_for(state="hidden")
     await field(page, "cascade-tree-search").fill("")
     await page.get_by_test_id("cascade-channels-save").click()
     shared_table = page.get_by_test_id("cascade-shared-table")
