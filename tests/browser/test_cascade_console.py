@@ -50,7 +50,7 @@ async def test_cascade_page_links_shares_registers_and_disables(
     extra = region2[0]  # one channel of the NVR's region, picked on its own
 
     await ui_login(page)
-    await page.goto("/admin/cascade")
+    await page.get_by_test_id("nav-cascade").click()  # the admin's menu has it
     await page.get_by_test_id("cascade-page").wait_for()
 
     # ---- add the link through the form
@@ -155,3 +155,16 @@ async def test_cascade_page_links_shares_registers_and_disables(
     # the refused duplicate ID is the only console error (the browser's note on the 409)
     unexpected = [e for e in page.console_log.errors if "409" not in e]
     assert unexpected == [], page.console_log.errors
+
+
+async def test_cascade_page_is_admin_only(page: Any, site: Site) -> None:
+    r = await site.api.post(
+        "/api/users", json={"username": "op", "password": "op-pass-123", "role": "operator"}
+    )
+    assert r.status_code == 201, r.text
+    await ui_login(page, "op", "op-pass-123")
+    await page.get_by_test_id("nav-live").wait_for()
+    assert await page.get_by_test_id("nav-cascade").count() == 0
+    await page.goto("/admin/cascade")  # typed in: the guard sends the operator back
+    await page.get_by_test_id("dashboard").wait_for()
+    assert await page.get_by_test_id("cascade-page").count() == 0
