@@ -1,7 +1,7 @@
 """The cascade page: add an upper link through the form, choose its channels in the
 region tree, watch it register with a real (simulated) upper over loopback, give a
 channel a custom ID the upper then sees in its catalog, refuse a duplicate ID,
-disable the link."""
+disable the link, delete it (after a confirmation)."""
 
 from __future__ import annotations
 
@@ -152,6 +152,19 @@ async def test_cascade_page_links_shares_registers_and_disables(
     assert link["enabled"] is False and link["state"] == "disabled"
     await page.get_by_test_id(f"cascade-enable-{uid}").wait_for()
     await shots(page, "disabled")
+
+    # ---- delete asks first; cancelling keeps the link, confirming removes it
+    await page.get_by_test_id(f"cascade-delete-{uid}").click()
+    box = page.locator(".el-message-box")
+    await box.wait_for()
+    await box.locator(".el-message-box__btns .el-button").first.click()  # cancel
+    await box.wait_for(state="hidden")
+    assert len((await api.get("/api/cascade/uppers")).json()["items"]) == 1
+    await page.get_by_test_id(f"cascade-delete-{uid}").click()
+    await box.wait_for()
+    await box.locator(".el-message-box__btns .el-button--primary").click()
+    await page.get_by_test_id(f"cascade-name-{uid}").wait_for(state="detached")
+    assert (await api.get("/api/cascade/uppers")).json()["items"] == []
     # the refused duplicate ID is the only console error (the browser's note on the 409)
     unexpected = [e for e in page.console_log.errors if "409" not in e]
     assert unexpected == [], page.console_log.errors
