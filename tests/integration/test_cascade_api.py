@@ -102,7 +102,12 @@ async def test_uppers_api_sharing_custom_ids_and_404(node: Any) -> None:
             f"/api/cascade/uppers/{uid}/channels",
             json={"channels": [pk1], "device_ids": [cams[1].device.device_id]},
         )
-        assert {c["channel_pk"] for c in r.json()["items"]} == {pk1, pk2}
+        by_pk = {c["channel_pk"]: c for c in r.json()["items"]}
+        assert set(by_pk) == {pk1, pk2}
+        # the listing tells the overrides apart from the real values (the console edits them)
+        assert (by_pk[pk1]["custom_id"], by_pk[pk1]["custom_name"]) == (custom, "东门")
+        assert (by_pk[pk2]["custom_id"], by_pk[pk2]["custom_name"]) == (None, None)
+        assert by_pk[pk2]["exposed_id"] == by_pk[pk2]["channel_id"]
         r = await api.patch(f"/api/cascade/uppers/{uid}/channels/{pk2}", json={"custom_id": custom})
         assert r.status_code == 409, r.text
         assert (await api.get(f"/api/cascade/uppers/{uid}")).json()["shared_channel_count"] == 2

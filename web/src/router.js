@@ -35,6 +35,7 @@ const routes = [
       { path: 'reconciliation', name: 'recon', component: () => import('./views/ReconciliationView.vue'), meta: { nav: 30, permission: 'devices.write', label: 'nav17.recon' } },
       { path: 'ledger/data/:kind?', name: 'ledger-data', component: () => import('./views/LedgerDataView.vue'), meta: { nav: 75, label: 'nav17.ledgerPages' }, props: true },
       // --- end issue 17
+      { path: 'admin/cascade', name: 'cascade', component: () => import('./views/CascadeView.vue'), meta: { nav: 135, permission: 'users.admin', label: 'cascade.nav' } },
       { path: 'admin/apps', name: 'apps', component: () => import('./views/AppsView.vue'), meta: { nav: 140, permission: 'apps.admin', label: 'apps.nav' } },
       { path: 'admin/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { nav: 130, permission: 'users.admin' } },
     ],

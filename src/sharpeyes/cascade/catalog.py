@@ -35,6 +35,8 @@ class SharedChannel:
     longitude: float | None = None
     latitude: float | None = None
     ptz_type: int | None = None
+    custom_id: str | None = None  # the operator's overrides (None: the real ID / name)
+    custom_name: str | None = None
 
 
 def civil_nodes(codes: Iterable[str | None]) -> list[str]:

@@ -321,6 +321,8 @@ class CascadeService:
                 "channel_id": c.channel_id,
                 "exposed_id": c.exposed_id,
                 "name": c.name,
+                "custom_id": c.custom_id,
+                "custom_name": c.custom_name,
                 "civil_code": c.civil_code,
                 "online": c.online,
             }
@@ -413,6 +415,8 @@ class CascadeService:
                     longitude=ch.longitude,
                     latitude=ch.latitude,
                     ptz_type=ch.ptz_type,
+                    custom_id=r.custom_id if r is not None else None,
+                    custom_name=r.custom_name if r is not None else None,
                 )
             )
         return out

@@ -139,4 +139,14 @@ export default {
     ostate: { reported: 'Reported', confirmed: 'Confirmed', dispatched: 'Dispatched', feedback: 'Feedback', feedback_confirmed: 'Feedback confirmed', closed: 'Closed', rejected: 'Rejected', suspended: 'Suspended' },
     action: { confirm: 'Confirm', dispatch: 'Dispatch', feedback: 'Feedback', confirm_feedback: 'Confirm feedback', close: 'Close', reject: 'Reject', suspend: 'Suspend', resume: 'Resume', reopen: 'Reopen' },
   },
+  cascade: {
+    nav: 'Cascade', add: 'Add upper platform', edit: 'Edit upper platform', uppers: 'Upper platforms', name: 'Name', serverId: 'Upper SIP ID', domain: 'Upper SIP domain',
+    address: 'Address', host: 'Upper IP / host', port: 'Port', transport: 'Transport', password: 'Password', passwordKeep: 'Set; leave empty to keep', passwordNone: 'Not set',
+    localId: 'Our ID', localIdHint: 'Empty: this platform\'s ID', keepalive: 'Keepalive (s)', expires: 'Register expiry (s)', groupSize: 'Catalog items per message', enabled: 'Enabled',
+    lastError: 'Last error', registeredAt: 'Registered at', shared: 'Shared', forwards: 'Forwards', channels: 'Channels', enable: 'Enable', disable: 'Disable',
+    confirmDelete: 'Delete upper platform {name}?', running: 'Forwards running now', upper: 'Upper platform', channelId: 'Channel ID', exposedId: 'ID sent up', dest: 'Destination',
+    frames: 'Frames', bytes: 'Bytes', startedAt: 'Started', search: 'Search channels (name, code) or civil code', noRegion: 'No civil code',
+    saveSelection: 'Save selection', channelsSaved: '{n} channels shared', sharedList: 'Shared channels', customId: 'Custom ID', customName: 'Custom name',
+    state: { disabled: 'Disabled', registering: 'Registering', registered: 'Registered', failed: 'Failed' },
+  },
 }

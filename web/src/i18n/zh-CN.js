@@ -137,4 +137,14 @@ export default {
     ostate: { reported: '已上报', confirmed: '已确认', dispatched: '已派单', feedback: '已反馈', feedback_confirmed: '反馈已确认', closed: '已关闭', rejected: '已驳回', suspended: '已挂起' },
     action: { confirm: '确认', dispatch: '派单', feedback: '反馈', confirm_feedback: '确认反馈', close: '关闭', reject: '驳回', suspend: '挂起', resume: '恢复', reopen: '重开' },
   },
+  cascade: {
+    nav: '级联', add: '添加上级平台', edit: '编辑上级平台', uppers: '上级平台', name: '名称', serverId: '上级 SIP 编码', domain: '上级 SIP 域',
+    address: '地址', host: '上级 IP / 主机', port: '端口', transport: '传输', password: '注册密码', passwordKeep: '已设置；留空不修改', passwordNone: '未设置',
+    localId: '本级编码', localIdHint: '留空：本平台编码', keepalive: '心跳间隔 (秒)', expires: '注册有效期 (秒)', groupSize: '目录每包条数', enabled: '启用',
+    lastError: '最近错误', registeredAt: '注册时间', shared: '共享通道', forwards: '转发中', channels: '通道共享', enable: '启用', disable: '停用',
+    confirmDelete: '删除上级平台 {name}？', running: '正在转发', upper: '上级平台', channelId: '通道编码', exposedId: '上报编码', dest: '目标',
+    frames: '帧数', bytes: '字节', startedAt: '开始时间', search: '搜索通道（名称、编码）或行政区划', noRegion: '无行政区划',
+    saveSelection: '保存选择', channelsSaved: '已共享 {n} 个通道', sharedList: '已共享通道', customId: '自定义编码', customName: '自定义名称',
+    state: { disabled: '已停用', registering: '注册中', registered: '已注册', failed: '失败' },
+  },
 }
