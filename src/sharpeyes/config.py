@@ -75,15 +75,17 @@ class HttpSettings(BaseModel):
 class DbSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///data/sharpeyes.db"
     pool_size: int | None = Field(
-        default=None, ge=1, description="pooled connections (default: SQLite 2, others 10)"
+        default=None, ge=1, description="pooled connections (default: SQLite 1, others 10)"
     )
     max_overflow: int | None = Field(
         default=None,
         ge=0,
-        description="extra connections under bursts (default: SQLite 2, others 10)",
+        description="extra connections under bursts (default: SQLite 0, others 10)",
     )
-    pool_timeout_s: float = Field(
-        default=10.0, gt=0, description="wait this long for a pooled connection, then fail"
+    pool_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="wait for a pooled connection, then fail (default: SQLite 30 s, others 10 s)",
     )
 
 

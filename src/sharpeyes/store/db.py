@@ -115,7 +115,7 @@ class Database:
         echo: bool = False,
         pool_size: int | None = None,
         max_overflow: int | None = None,
-        pool_timeout_s: float = 10.0,
+        pool_timeout_s: float | None = None,
     ) -> None:
         parsed = make_url(url)
         self.url = url
@@ -127,17 +127,18 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-                # Few connections: SQLite allows one writer at a time, and many
-                # pooled connections contending for it spend their time in the busy
-                # handler's sleeps (measured: 55 registrations/s with 5, see
-                # docs/benchmarks.md); device state goes through one group-commit
-                # writer anyway. But not one: a single connection held up by a slow
-                # request (the loop saturated by media) made every API read queue
-                # behind it for up to 60 s. WAL readers do not block the writer.
+                # One connection by default: SQLite has one writer, and several pooled
+                # connections contending for it either fail ("database is locked" once
+                # busy_timeout runs out: lost keepalive flushes in a 1,000-device soak
+                # with 2 + 2) or, with a long busy_timeout, sleep in the busy handler
+                # until the pool's wait runs out (a registration storm of 1,000 devices
+                # then failed). Queuing for the one connection is cheaper (55
+                # registrations/s with 5 connections, see docs/benchmarks.md). Scale is
+                # PostgreSQL's job; pool_size raises it for read-heavy SQLite nodes.
                 kwargs.update(
-                    pool_size=pool_size or 2,
-                    max_overflow=2 if max_overflow is None else max_overflow,
-                    pool_timeout=pool_timeout_s,
+                    pool_size=pool_size or 1,
+                    max_overflow=0 if max_overflow is None else max_overflow,
+                    pool_timeout=pool_timeout_s or 30.0,
                 )
         else:
             # Survive a PostgreSQL restart without handing out dead pooled connections.
@@ -145,7 +146,7 @@ class Database:
             kwargs.update(
                 pool_size=pool_size or 10,
                 max_overflow=10 if max_overflow is None else max_overflow,
-                pool_timeout=pool_timeout_s,
+                pool_timeout=pool_timeout_s or 10.0,
             )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect_name == "sqlite":
