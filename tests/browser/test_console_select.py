@@ -158,3 +158,53 @@ async def test_pending_devices_are_admitted_or_rejected_from_device_management(
 
 async def _is(get: Any, dev_id: str, want: str) -> bool:
     return bool(await get(dev_id) == want)
+
+
+async def test_alarm_pages_and_a_filter_return_to_page_one_with_one_request(
+    page: Any, site: Site, shots: Shots
+) -> None:
+    """The paged-list composable: page 2 holds the rest, a filter goes back to page 1
+    and costs one request (the view used to load twice: page watch + explicit load)."""
+    a, b = site.ipcs[0], site.ipcs[1]
+    for n in range(21):
+        assert await a.send_alarm(a.channels[0].channel_id, description=f"甲{n}") == 200
+    for n in range(4):
+        assert await b.send_alarm(b.channels[0].channel_id, description=f"乙{n}") == 200
+    await eventually(
+        lambda: _total(site, {}, 25), 10
+    )  # stored before the page opens, so no live reloads interfere
+    requests: list[str] = []
+    page.on(
+        "request",
+        lambda r: requests.append(r.url) if urlparse(r.url).path == "/api/alarms" else None,
+    )
+    await ui_login(page)
+    await page.get_by_test_id("nav-alarms").click()
+    body = page.locator(f"{tid('alarm-table')} tbody tr")
+    await page.wait_for_function(
+        "sel => document.querySelectorAll(sel).length === 20", arg=f"{tid('alarm-table')} tbody tr"
+    )
+    await page.locator(".pager .el-pager li", has_text="2").click()
+    await page.wait_for_function(
+        "sel => document.querySelectorAll(sel).length === 5", arg=f"{tid('alarm-table')} tbody tr"
+    )
+    assert "offset=20" in requests[-1]
+    await asyncio.sleep(0.5)
+    before = len(requests)
+    await field(page, "alarm-filter-device").fill(b.device_id)
+    await field(page, "alarm-filter-device").press("Enter")
+    await page.wait_for_function(
+        "sel => document.querySelectorAll(sel).length === 4", arg=f"{tid('alarm-table')} tbody tr"
+    )
+    await asyncio.sleep(1)  # a second, redundant load would have been sent by now
+    assert len(requests) - before == 1, requests[before:]
+    assert "offset=0" in requests[-1] and f"device_id={b.device_id}" in requests[-1]
+    assert await page.locator(".pager .el-pager li.is-active").inner_text() == "1"
+    assert all("乙" in t for t in await body.all_inner_texts())
+    await shots(page, "filtered")
+    assert page.console_log.errors == [], page.console_log.errors
+
+
+async def _total(site: Site, params: dict[str, str], want: int) -> bool:
+    r = await site.api.get("/api/alarms", params={**params, "limit": 1})
+    return bool(r.json()["total"] == want)
