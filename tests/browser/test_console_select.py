@@ -9,9 +9,10 @@ whose registrar holds unknown devices for approval.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
@@ -208,3 +209,39 @@ async def test_alarm_pages_and_a_filter_return_to_page_one_with_one_request(
 async def _total(site: Site, params: dict[str, str], want: int) -> bool:
     r = await site.api.get("/api/alarms", params={**params, "limit": 1})
     return bool(r.json()["total"] == want)
+
+
+async def test_a_late_answer_for_an_older_filter_does_not_replace_the_newer(
+    page: Any, site: Site
+) -> None:
+    """Typing on: the ledger's answer for the first search arrives after the second's
+    and must be dropped, or the table shows rows the filter no longer asks for."""
+    r = await site.api.post("/api/ledger/cameras/sync-from-channels")
+    assert r.status_code == 200, r.text
+    slow_sent = asyncio.Event()
+
+    async def delay_old(route: Any) -> None:
+        if "测试枪机" in unquote(route.request.url):
+            slow_sent.set()
+            await asyncio.sleep(2)
+        await route.continue_()
+
+    await page.route(re.compile(r"/api/ledger/cameras\?"), delay_old)
+    await ui_login(page)
+    await page.get_by_test_id("nav-ledger").click()
+    rows = f"{tid('ledger-table')} tbody tr"
+    await page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length === n",
+        arg=[rows, site.channel_count],
+    )
+    await field(page, "ledger-search").fill("测试枪机1号")
+    await asyncio.wait_for(slow_sent.wait(), 5)
+    await field(page, "ledger-search").fill("录像机")
+    await page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length === n",
+        arg=[rows, len(site.nvr.channels)],
+    )
+    await asyncio.sleep(2.5)  # the older answer has arrived by now
+    texts = await page.locator(rows).all_inner_texts()
+    assert len(texts) == len(site.nvr.channels) and all("录像机" in t for t in texts), texts
+    assert page.console_log.errors == [], page.console_log.errors
