@@ -79,6 +79,7 @@ async def test_contract_routes_end_to_end(node: Node, api: httpx.AsyncClient) ->
     assert r.status_code == 400
     n = (await api.get("/api/map/nearest", params={"lon": 116.28, "lat": 32.35, "limit": 3})).json()
     assert len(n) == 3
+    assert all(x["channel_pk"] is None and x["online"] is None for x in n)  # imported, unlinked
     c = (await api.get("/api/map/categories", params={"region": "341522"})).json()
     assert c["regions"][0]["region"] == "341522"
     # export, audited in the history

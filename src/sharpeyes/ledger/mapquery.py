@@ -311,10 +311,11 @@ async def nearest(
         ((haversine_m(lon, lat, f.longitude, f.latitude), f) for f in found),
         key=lambda t: (t[0], t[1].id),
     )
+    kept = [(d, f) for d, f in ranked if d <= max_radius_m][:limit]
+    async with db.session() as s:  # the channel of each: a radius select opens live video
+        links = await channel_links(s, (f.code for _, f in kept))
     out = []
-    for dist, f in ranked:
-        if dist > max_radius_m or len(out) >= limit:
-            break
+    for dist, f in kept:
         x, y = _out_xy(f.longitude, f.latitude, crs)
         out.append(
             {
@@ -325,6 +326,7 @@ async def nearest(
                 "lon": x,
                 "lat": y,
                 "distance_m": round(dist, 2),
+                **_link(links, f.code),
             }
         )
     return out
