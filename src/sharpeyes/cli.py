@@ -115,10 +115,13 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
     for cfg in configs:
         fleet.add(cfg)
     from sharpeyes.sim.demo import (
+        CITY_ID,
         expected_channels,
         provision_county,
         seed_demo,
+        start_demo_city,
         wait_for_catalogs,
+        wait_registered,
     )
 
     await provision_county(node, configs)
@@ -128,6 +131,8 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
 
     await wait_for_catalogs(node, expected_channels(configs))
     await seed_demo(node)
+    city, link_id = await start_demo_city(node)
+    link_state = await wait_registered(node, link_id)
     host = settings.http.host if settings.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
     cameras = sum(len(c.channels) for c in configs)
     print(
@@ -142,6 +147,8 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
                 f"{node.stack.port}",
                 f"             device password {sip.password}",
                 f"  simulated: {len(configs)} devices, {cameras} cameras (data in {data_dir}/)",
+                f"  cascade:   {link_state} up to a simulated city {CITY_ID} on udp "
+                f"127.0.0.1:{city.port} (every channel shared; /api/cascade/uppers)",
                 "  stop with Ctrl-C",
                 "",
             ]
@@ -153,6 +160,7 @@ async def _demo(settings: Settings, data_dir: Path, keepalive: float) -> None:
     finally:
         await fleet.stop()
         await node.stop()
+        await city.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,12 +35,16 @@ async def test_lower_against_sim_upper(node: Any, quirk: str) -> None:
         cid = cam.channel["channel_id"]
         assert cid in {i["DeviceID"] for i in items}
         result = await upper.play(us, cid, seconds=15, min_frames=25)
+        accepted = sum(s.hub.accepted for s in node.live.sessions.values())
         assert result.frames >= 25 and result.keyframes >= 1, result
         assert len(result.ssrcs) == 1
         sent = next(iter(result.ssrcs))
         assert result.answered_ssrc == sent  # the SSRC of our y= is the one we send
         if quirk != "no_y":
             assert sent == 100009999  # echoed
+        # each access unit reaches the upper once: no more than the hub took in (a
+        # second hub tap at INVITE time once fed every frame twice)
+        assert 0 < result.markers <= accepted, (result.markers, accepted)
         await cam.fleet.stop()
     finally:
         await upper.stop()

@@ -561,8 +561,7 @@ class UpperSip:
         s = grant.session
         s.viewers.add(fwd)
         s.idle_since = None
-        s.hub.add_tap(fwd.on_frame)
-        return s
+        return s  # the hub tap is added at the ACK (``_in_dialog``), once
 
     async def _forward_control(self, fwd: Forward, req: SipRequest) -> SipResponse:
         """The upper's MANSRTSP (INFO) on a playback forward, passed on to the device.

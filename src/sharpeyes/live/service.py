@@ -583,14 +583,15 @@ class LiveService:
         """Join (or start) the channel's one upstream for a cascade forward.
 
         The forward counts as a viewer (it keeps the session from idling out and is
-        told when the session ends) and gets raw frames from the hub, cached GOP first.
+        told when the session ends). Its hub tap (raw frames, cached GOP first) is
+        added by the caller once media can flow (the upper's ACK, or its TCP
+        connection): tapping here too fed every frame twice.
         """
         principal = Principal(user_id=0, username=started_by, role=Role.ADMIN)
         ch = await self.devices.get_channel(principal, channel_pk)
         s = await self._session_for(principal, ch, "main")
         s.viewers.add(forward)
         s.idle_since = None
-        s.hub.add_tap(forward.on_frame)
         return s
 
     def close_forward(self, session_id: str, forward: Any) -> None:

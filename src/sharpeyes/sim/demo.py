@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from sharpeyes.ledger.dictionaries import NETWORK_CODE_DIGITS
 from sharpeyes.ledger.queries import CameraFilters
 from sharpeyes.sharing.principal import Principal, Role
-from sharpeyes.sim.county import COUNTY, COUNTY_CODE, township_names
+from sharpeyes.sim.county import CITY, COUNTY, COUNTY_CODE, township_names
 from sharpeyes.store.models import Channel
 
 if TYPE_CHECKING:
     from sharpeyes.services import Services as Node
     from sharpeyes.sim.device import SimDeviceConfig
+    from sharpeyes.sim.upper import SimUpper
 
 SEEDER = Principal(user_id=0, username="demo", role=Role.ADMIN)
 BUREAU = f"{COUNTY}公安局"
@@ -139,3 +140,51 @@ async def seed_demo(node: Node, townships: int = 4) -> dict[str, int]:
         await ledger.update_camera(SEEDER, rec["id"], changes)
         completed += 1
     return {"regions": len(new), "synced": synced["created"], "completed": completed}
+
+
+# The simulated city (六安市) the demo county registers up to, so the cascade page
+# shows a live link out of the box (issue 8). Its ID is of type 200 (a platform).
+CITY_ID = "34150000002000000001"
+CITY_DOMAIN = "3415000000"
+CITY_PASSWORD = "city-demo"
+CITY_LINK_NAME = f"{CITY}（模拟市级平台）"
+
+
+async def start_demo_city(node: Node, host: str = "127.0.0.1") -> tuple[SimUpper, int]:
+    """Run a simulated city on a free loopback port and link the node up to it,
+    sharing every channel. Idempotent: a link kept from an earlier run (same server
+    ID) is pointed at this run's port rather than duplicated. Returns the upper and
+    the link's id; the link registers in the background (see ``wait_registered``)."""
+    from sharpeyes.sim.upper import SimUpper
+
+    upper = SimUpper(server_id=CITY_ID, domain=CITY_DOMAIN, password=CITY_PASSWORD, host=host)
+    await upper.start()
+    cascade = node.cascade
+    link = next((u for u in await cascade.list_uppers() if u["server_id"] == CITY_ID), None)
+    values = {"host": host, "port": upper.port, "password": CITY_PASSWORD, "transport": "udp"}
+    if link is None:
+        # Share first, then enable: the city's first catalog query sees the whole set.
+        link = await cascade.create_upper(
+            {
+                "name": CITY_LINK_NAME,
+                "server_id": CITY_ID,
+                "domain": CITY_DOMAIN,
+                **values,
+                "enabled": False,
+            }
+        )
+        await cascade.set_channels(link["id"], [], {"all": True})
+    await cascade.update_upper(link["id"], {**values, "enabled": True})
+    return upper, int(link["id"])
+
+
+async def wait_registered(node: Node, link_id: int, timeout: float = 15.0) -> str:
+    """Poll the link's live state until ``registered`` (or the timeout); the last state."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = (await node.cascade.get_upper(link_id))["state"]
+        if state == "registered":
+            break
+        await asyncio.sleep(0.2)
+    return state

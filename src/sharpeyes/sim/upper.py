@@ -68,6 +68,8 @@ class PlayResult:
     """What arrived during a play: RTP packets, their SSRCs, demuxed PS video frames."""
 
     packets: int = 0
+    lost: int = 0  # RTP sequence numbers skipped (per SSRC; a reorder counts as a gap)
+    markers: int = 0  # packets with the RTP marker bit: one per access unit sent
     frames: int = 0
     keyframes: int = 0
     errors: int = 0
@@ -75,6 +77,7 @@ class PlayResult:
     answered_ssrc: int | None = None
     control_statuses: list[int] = field(default_factory=list)  # answers to our INFOs
     demux: PsDemuxer = field(default_factory=PsDemuxer)
+    _next_seq: dict[int, int] = field(default_factory=dict)
 
     def packet(self, data: bytes) -> None:
         try:
@@ -83,7 +86,14 @@ class PlayResult:
             self.errors += 1
             return
         self.packets += 1
+        self.markers += p.marker
         self.ssrcs.add(p.ssrc)
+        want = self._next_seq.get(p.ssrc)
+        if want is not None:
+            gap = (p.seq - want) & 0xFFFF
+            if gap < 0x8000:
+                self.lost += gap
+        self._next_seq[p.ssrc] = (p.seq + 1) & 0xFFFF
         for f in self.demux.feed(p.payload, end_of_frame=p.marker):
             if f.stream == "video":
                 self.frames += 1
@@ -242,15 +252,17 @@ class SimUpper:
         min_frames: int = 25,
         playback: tuple[int, int] | None = None,
         controls: Sequence[bytes] = (),
+        result: PlayResult | None = None,
     ) -> PlayResult:
         """INVITE a channel, receive until ``min_frames`` PS frames (or ``seconds``), BYE.
 
         ``playback`` (start, stop in Unix seconds) asks for the recording instead (9.8);
         ``controls`` are MANSRTSP bodies sent in INFOs once the first frame has arrived
-        (their answers land in ``control_statuses``).
+        (their answers land in ``control_statuses``). Pass ``result`` to watch the
+        counters while it plays (the cascade benchmark samples them).
         """
         lower = self.lowers[lower_id]
-        result = PlayResult()
+        result = PlayResult() if result is None else result
         loop = asyncio.get_running_loop()
         tcp = "tcp_passive" in self.quirks
         server: asyncio.Server | None = None
