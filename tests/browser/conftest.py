@@ -222,6 +222,9 @@ async def page(browser: Any, site: Site) -> AsyncIterator[Any]:
     )
     pg = await context.new_page()
     pg.set_default_timeout(15_000)
+    # a page load (the console's JS bundle from the node) is the slowest step on a
+    # loaded CI box: one took over 15 s while other suites ran
+    pg.set_default_navigation_timeout(40_000)
     pg.console_log = ConsoleLog()  # type: ignore[attr-defined]
     pg.console_log.attach(pg)  # type: ignore[attr-defined]
     try:
